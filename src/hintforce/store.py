@@ -1,0 +1,222 @@
+"""Reading and writing results: Zarr v3 stores, tidy CSV and JSON, all written atomically.
+
+This is the only module of the package that touches paths. Every writer builds its output in
+a temporary sibling of the final path and renames it into place, so an interrupted job never
+leaves a readable half-written store, table or file at the final path.
+
+A *dataset* here is a flat Zarr group: a few named arrays, each one chunk, each with named
+dimensions, and group attributes holding the parameters that produced it plus the package
+version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import zarr
+from threadpoolctl import threadpool_limits
+
+from hintforce import __version__
+
+__all__ = [
+    "StoreError",
+    "job",
+    "read_attrs",
+    "read_dataset",
+    "read_json",
+    "to_jsonable",
+    "write_csv",
+    "write_dataset",
+    "write_json",
+]
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """A stored result is missing, truncated or unreadable."""
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert dataclasses, numpy scalars/arrays and tuples to plain JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@contextlib.contextmanager
+def _atomic_path(path: str | os.PathLike, directory: bool) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; rename it onto ``path`` if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{final.name}.tmp-"
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=final.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_dataset(
+    path: str | os.PathLike,
+    arrays: Mapping[str, tuple[Sequence[str], np.ndarray]],
+    attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Write named arrays with named dimensions to a Zarr v3 store, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Final location of the store (a directory, conventionally ending in ``.zarr``).
+    arrays : mapping name -> (dimension names, array)
+        Each array is written as a single chunk; the number of dimension names must equal
+        its number of dimensions.
+    attrs : mapping, optional
+        JSON-serialisable attributes of the group (parameters, fit quality, ...). The package
+        version is added as ``hintforce_version``.
+    """
+    with _atomic_path(path, directory=True) as tmp:
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        for name, (dims, data) in arrays.items():
+            data = np.asarray(data)
+            if len(dims) != data.ndim:
+                raise ValueError(
+                    f"array {name!r} has {data.ndim} dimensions but {len(dims)} names {dims}"
+                )
+            group.create_array(
+                name,
+                data=data,
+                chunks=data.shape or None,
+                dimension_names=tuple(dims),
+                config={"write_empty_chunks": True},
+            )
+        group.attrs.update(to_jsonable({**(attrs or {}), "hintforce_version": __version__}))
+
+
+def _open(path: str | os.PathLike) -> zarr.Group:
+    try:
+        return zarr.open_group(str(path), mode="r", zarr_format=3)
+    except Exception as err:  # zarr raises several types for a missing/corrupt group
+        raise StoreError(f"cannot open store {path}: {type(err).__name__}: {err}") from None
+
+
+def read_dataset(path: str | os.PathLike, names: Sequence[str] | None = None) -> dict:
+    """Read arrays from a store written by :func:`write_dataset`.
+
+    Parameters
+    ----------
+    path : path-like
+        The store.
+    names : sequence of str, optional
+        Arrays to read (default: all).
+
+    Returns
+    -------
+    dict
+        name -> ndarray.
+
+    Raises
+    ------
+    StoreError
+        If the store or one of the arrays is missing, truncated or unreadable; the message
+        names the store and the array.
+    """
+    group = _open(path)
+    names = list(group.array_keys()) if names is None else list(names)
+    out = {}
+    for name in names:
+        try:
+            array = group[name]
+            if array.nchunks_initialized < array.nchunks:
+                raise ValueError(f"{array.nchunks - array.nchunks_initialized} chunk(s) missing")
+            out[name] = np.asarray(array[...])
+        except Exception as err:
+            raise StoreError(
+                f"store {path}: array {name!r} is missing or unreadable "
+                f"({type(err).__name__}: {err}); rerun the job that writes {path}"
+            ) from None
+    return out
+
+
+def read_attrs(path: str | os.PathLike) -> dict:
+    """Attributes of a store written by :func:`write_dataset`."""
+    return dict(_open(path).attrs)
+
+
+def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write a tidy table to CSV atomically (full float precision, no index)."""
+    with _atomic_path(path, directory=False) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.17g")
+
+
+def write_json(path: str | os.PathLike, value: Any) -> None:
+    """Write a JSON document atomically."""
+    with _atomic_path(path, directory=False) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(value), indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON document, naming the file if it is missing or malformed."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise StoreError(f"cannot read {path}: {err}") from None
+
+
+@contextlib.contextmanager
+def job(log_path: str | os.PathLike | None, threads: int = 1) -> Iterator[logging.Logger]:
+    """Context for one workflow job: log to ``log_path`` and limit BLAS to ``threads``.
+
+    Every ``hintforce`` logger writes progress lines to the job's log file; an exception
+    escaping the block is logged with its message (the traceback goes to stderr) and
+    re-raised so the job fails.
+    """
+    handler: logging.Handler = (
+        logging.FileHandler(log_path, mode="w")
+        if log_path is not None
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger("hintforce")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with threadpool_limits(limits=threads):
+            yield root
+    except Exception as err:
+        root.error("%s: %s", type(err).__name__, err)
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()

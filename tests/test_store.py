@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hintforce import store
+
+
+def test_dataset_round_trips_arrays_dimension_names_and_attrs(tmp_path):
+    path = tmp_path / "x.zarr"
+    a = np.arange(24.0).reshape(2, 3, 4)
+    store.write_dataset(path, {"a": (("c", "t", "u"), a)}, {"p": {"q": np.int64(2)}})
+    back = store.read_dataset(path)
+    assert np.array_equal(back["a"], a)
+    attrs = store.read_attrs(path)
+    assert attrs["p"] == {"q": 2}
+    assert "hintforce_version" in attrs
+    meta = json.loads((path / "a" / "zarr.json").read_text())
+    assert meta["dimension_names"] == ["c", "t", "u"]
+    assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [2, 3, 4]
+
+
+def test_dataset_overwrite_replaces_the_whole_store(tmp_path):
+    path = tmp_path / "x.zarr"
+    store.write_dataset(path, {"a": (("i",), np.ones(3)), "b": (("i",), np.ones(3))})
+    store.write_dataset(path, {"a": (("i",), np.zeros(2))})
+    assert set(store.read_dataset(path)) == {"a"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failed_write_leaves_nothing_at_the_final_path(tmp_path):
+    path = tmp_path / "x.zarr"
+    with pytest.raises(ValueError, match="dimensions"):
+        store.write_dataset(path, {"a": (("i",), np.ones((2, 2)))})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_array_error_names_store_and_array(tmp_path):
+    path = tmp_path / "x.zarr"
+    store.write_dataset(path, {"a": (("i",), np.ones(3))})
+    (path / "a" / "c" / "0").unlink()
+    with pytest.raises(store.StoreError, match=r"x\.zarr.*'a'"):
+        store.read_dataset(path)
+    store.write_dataset(tmp_path / "y.zarr", {"b": (("i",), np.ones(3))})
+    with pytest.raises(store.StoreError, match=r"y\.zarr.*'a'"):
+        store.read_dataset(tmp_path / "y.zarr", ["a"])
+    with pytest.raises(store.StoreError, match="nothere"):
+        store.read_dataset(tmp_path / "nothere.zarr")
+
+
+def test_truncated_chunk_is_reported_with_store_and_array(tmp_path):
+    path = tmp_path / "x.zarr"
+    store.write_dataset(path, {"a": (("i",), np.arange(1000.0))})
+    chunk = path / "a" / "c" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    with pytest.raises(store.StoreError, match=r"x\.zarr.*'a'"):
+        store.read_dataset(path, ["a"])
+
+
+def test_an_all_zero_array_is_stored_not_treated_as_missing(tmp_path):
+    store.write_dataset(tmp_path / "z.zarr", {"a": (("i",), np.zeros(4))})
+    assert np.array_equal(store.read_dataset(tmp_path / "z.zarr")["a"], np.zeros(4))
+
+
+def test_csv_and_json_round_trip_exactly(tmp_path):
+    table = pd.DataFrame({"x": [0.1, 1 / 3, np.pi], "k": [1, 2, 3]})
+    store.write_csv(tmp_path / "t.csv", table)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), table)
+    store.write_json(tmp_path / "o.json", {"idx": np.arange(3)})
+    assert store.read_json(tmp_path / "o.json") == {"idx": [0, 1, 2]}
+
+
+def test_job_logs_to_file_and_records_the_failure(tmp_path):
+    import logging
+
+    log_file = tmp_path / "job.log"
+    with pytest.raises(RuntimeError), store.job(log_file, threads=1):
+        logging.getLogger("hintforce.test").info("progress 1")
+        raise RuntimeError("diverged at step 7")
+    text = log_file.read_text()
+    assert "progress 1" in text
+    assert "diverged at step 7" in text
