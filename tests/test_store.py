@@ -81,3 +81,35 @@ def test_job_logs_to_file_and_records_the_failure(tmp_path):
     text = log_file.read_text()
     assert "progress 1" in text
     assert "diverged at step 7" in text
+
+
+def test_cubes_round_trip_tidy_tables_with_gaps_as_nan(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [
+        (f, s, m, k, rng.random())
+        for f in (0.3, 0.5)
+        for s in (1, 4)
+        for m in ("ffh", "ff")
+        for k in (5, 10)
+        if not (f == 0.5 and s == 4 and m == "ff")
+    ]
+    table = pd.DataFrame(rows, columns=["nf", "seed", "model", "k", "value"])
+    dims = ["nf", "seed", "model", "k"]
+    store.write_cubes(tmp_path / "c.zarr", {"v": (table, dims)})
+    data = store.read_dataset(tmp_path / "c.zarr")
+    assert data["v"].shape == (2, 2, 2, 2)
+    assert np.isnan(data["v"]).sum() == 2
+    assert store.read_attrs(tmp_path / "c.zarr")["coords"] == {"model": ["ffh", "ff"]}
+    back = store.read_cube(tmp_path / "c.zarr", "v")
+    key = dims
+    pd.testing.assert_frame_equal(
+        back.sort_values(key).reset_index(drop=True),
+        table.sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_cube_refuses_duplicate_cells(tmp_path):
+    table = pd.DataFrame({"a": [1, 1], "value": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="same"):
+        store.write_cubes(tmp_path / "c.zarr", {"v": (table, ["a"])})

@@ -34,9 +34,11 @@ __all__ = [
     "StoreError",
     "job",
     "read_attrs",
+    "read_cube",
     "read_dataset",
     "read_json",
     "to_jsonable",
+    "write_cubes",
     "write_csv",
     "write_dataset",
     "write_json",
@@ -169,15 +171,85 @@ def read_dataset(path: str | os.PathLike, names: Sequence[str] | None = None) ->
     return out
 
 
+def write_cubes(
+    path: str | os.PathLike,
+    cubes: Mapping[str, tuple[pd.DataFrame, Sequence[str]]],
+    attrs: Mapping[str, Any] | None = None,
+    value: str = "value",
+) -> None:
+    """Write tidy tables as dense labelled arrays ("cubes") to a Zarr v3 store, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The store.
+    cubes : mapping name -> (table, dims)
+        Each table has one row per cell, the columns ``dims`` (the cell's coordinates) and
+        ``value``; it becomes the array ``name`` with dimensions ``dims``. Absent cells are NaN;
+        duplicate cells are an error.
+    attrs : mapping, optional
+        Extra group attributes.
+    value : str
+        Column holding the values.
+
+    Notes
+    -----
+    The coordinates of each dimension are the values found across all tables (numbers
+    sorted, labels in order of first appearance). Numeric coordinates are stored as 1-d arrays
+    named after their dimension; text labels in the attribute ``coords``. :func:`read_cube`
+    turns an array back into the tidy table.
+    """
+    coords: dict[str, list] = {}
+    for table, dims in cubes.values():
+        for dim in dims:
+            seen = coords.setdefault(dim, [])
+            seen.extend(v for v in pd.unique(table[dim]) if v not in seen)
+    for dim, values in coords.items():
+        if all(isinstance(v, int | float | np.number) for v in values):
+            coords[dim] = sorted(values)
+    arrays: dict[str, tuple[Sequence[str], np.ndarray]] = {}
+    for name, (table, dims) in cubes.items():
+        if table.duplicated(list(dims)).any():
+            raise ValueError(f"cube {name!r}: several rows share the same {list(dims)}")
+        data = np.full([len(coords[d]) for d in dims], np.nan)
+        index = tuple(
+            pd.Index(coords[d]).get_indexer(table[d]).astype(np.intp) for d in dims
+        )
+        data[index] = table[value].to_numpy(dtype=float)
+        arrays[name] = (tuple(dims), data)
+    labels = {}
+    for dim, values in coords.items():
+        if all(isinstance(v, int | float | np.number) for v in values):
+            arrays[dim] = ((dim,), np.asarray(values))
+        else:
+            labels[dim] = [str(v) for v in values]
+    write_dataset(path, arrays, {**(attrs or {}), "coords": labels})
+
+
+def read_cube(path: str | os.PathLike, name: str, value: str = "value") -> pd.DataFrame:
+    """The array ``name`` of a store written by :func:`write_cubes`, as a tidy table
+    (one row per non-NaN cell)."""
+    group = _open(path)
+    data = read_dataset(path, [name])[name]
+    dims = group[name].metadata.dimension_names
+    labels = dict(group.attrs).get("coords", {})
+    axes = [
+        labels[d] if d in labels else read_dataset(path, [d])[d].tolist() for d in dims
+    ]
+    index = pd.MultiIndex.from_product(axes, names=dims)
+    table = pd.DataFrame({value: data.ravel()}, index=index).reset_index()
+    return table[np.isfinite(table[value])].reset_index(drop=True)
+
+
 def read_attrs(path: str | os.PathLike) -> dict:
     """Attributes of a store written by :func:`write_dataset`."""
     return dict(_open(path).attrs)
 
 
 def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
-    """Write a tidy table to CSV atomically (full float precision, no index)."""
+    """Write a tidy table to CSV atomically (floats round-trip exactly, no index)."""
     with _atomic_path(path, directory=False) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.17g")
+        table.to_csv(tmp, index=False)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

@@ -1,0 +1,24 @@
+# hintforce: can an RNN trained on a sparse sample of a motor-cortex circuit recover the
+# circuit's hidden dynamics? See README.md for the study and workflow/rules/ for its stages.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ground_truth.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/similarity.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,29 @@
+"""Rule ground_truth_figure: EMG targets vs SOC readout, example neurons, PCs, abscissa."""
+
+from hintforce import plots, store
+
+
+def main(output, emg_path, soc_path, log, threads):
+    with store.job(log, threads):
+        targets = store.read_dataset(emg_path, ["emg", "time_ms"])
+        truth = store.read_dataset(soc_path, ["emg_fit", "rates", "abscissa_trace"])
+        attrs = store.read_attrs(soc_path)
+        figure = plots.ground_truth_figure(
+            targets["emg"],
+            truth["emg_fit"],
+            attrs["r2"],
+            truth["rates"],
+            targets["time_ms"],
+            truth["abscissa_trace"],
+            attrs["soc"]["params"]["target_abscissa"],
+        )
+        figure.savefig(output, dpi=120)
+
+
+main(
+    snakemake.output[0],
+    snakemake.input.emg,
+    snakemake.input.soc,
+    snakemake.log[0],
+    snakemake.threads,
+)

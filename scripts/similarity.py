@@ -1,0 +1,48 @@
+"""Rule similarity: compare one run's models with the SOC (CCA on PCA, CKA, Procrustes)."""
+
+from hintforce import similarity, store
+from hintforce.seeding import generator
+
+
+def main(outputs, soc_path, observation_path, model_paths, models, ks, seed, log, threads):
+    with store.job(log, threads) as logger:
+        soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
+        seen = store.read_json(observation_path)
+        rates = {
+            m: store.read_dataset(p, ["rates"])["rates"]
+            for m, p in zip(models, model_paths, strict=True)
+        }
+        result = similarity.compare_run(
+            soc_rates, rates, seen["neurons"], ks, generator(seed, "similarity")
+        )
+        if result.dropped:
+            logger.warning("constant units dropped before PCA: %s", result.dropped)
+        keys = {
+            "neuron_fraction": seen["neuron_fraction"],
+            "muscle_fraction": seen["muscle_fraction"],
+            "seed": seed,
+        }
+        table = result.table.assign(**keys)[[*keys, *result.table.columns]]
+        logger.info("%d similarity rows", len(table))
+        store.write_csv(outputs.csv, table)
+        store.write_cubes(
+            outputs.zarr,
+            {
+                "similarity": (result.table, ["model", "population", "metric", "k"]),
+                "spectrum": (result.spectra, ["model", "population", "k", "index"]),
+            },
+            keys,
+        )
+
+
+main(
+    snakemake.output,
+    snakemake.input.soc,
+    snakemake.input.observation,
+    snakemake.input.models,
+    snakemake.params.models,
+    snakemake.params.ks,
+    int(snakemake.wildcards.seed),
+    snakemake.log[0],
+    snakemake.threads,
+)

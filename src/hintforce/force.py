@@ -1,0 +1,822 @@
+"""full-FORCE training of rate RNNs with and without hints (DePasquale et al. 2018).
+
+Equations (DESIGN.md, "full-FORCE"), Euler-integrated with ``a = dt / tau``:
+
+* target-generating network ("teacher")::
+
+      tau dxD/dt = -xD + JD tanh(xD) + u_in f_in + u_out f_out (+ u_hint f_hint)
+
+* task network::
+
+      tau dx/dt = -x + J tanh(x) + u_in f_in,        z = W tanh(x)
+
+* recursive least squares on every step, ``r = tanh(x)``, J and W sharing ``P`` (``P0 = I/alpha``,
+  J starting at ``JD``) so that ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and
+  ``W r ~ f_out``.
+
+A trial is ``prep_ms / dt_ms`` preparatory steps, during which the condition's one-hot input
+``f_in`` is on and every target is held at its first value, followed by the ``T`` movement steps
+of the target arrays (input off). Step ``s`` of a trial compares ``tanh(x_s)`` (``x_0`` = the
+initial state) with the targets of bin ``s - n_prep``. Targets are sampled at ``dt_ms``.
+
+Three models of one seed are three calls sharing one :class:`Shared` draw (a paired comparison):
+``train(f_out, shared, params)`` (FF), ``train(f_out, shared, params, f_hint)`` (FFH) and
+``fit_floor(f_out, shared, params)`` (the untrained network with a fitted readout).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg.blas import daxpy, dgemv, dger, dsymv, dsyr
+
+__all__ = [
+    "Evaluation",
+    "ForceParams",
+    "Network",
+    "Shared",
+    "TrainingDiverged",
+    "draw_shared",
+    "evaluate",
+    "MODELS",
+    "fit_floor",
+    "fit_model",
+    "new_rls",
+    "r_squared",
+    "rls_step",
+    "scale_hints",
+    "train",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """A network's states or weights became non-finite or exceeded the divergence threshold."""
+
+
+@dataclass(frozen=True)
+class ForceParams:
+    """Parameters of full-FORCE training and evaluation (defaults: DESIGN.md).
+
+    Attributes
+    ----------
+    n_units : int
+        Units N of the teacher and the task network.
+    tau_ms : float
+        Membrane time constant, ms.
+    dt_ms : float
+        Euler step, ms; also the sampling interval of the targets. Must be below ``tau_ms``.
+    g : float
+        Gain of the teacher's random connectivity, ``JD ~ N(0, g^2 / N)``.
+    hint_gain : float
+        Scale of the hint input weights, ``u_hint = hint_gain * U(-1, 1)``.
+    alpha : float
+        RLS regulariser, ``P0 = I / alpha``.
+    n_passes : int
+        Training passes over all conditions (random order each pass).
+    prep_ms : float
+        Preparatory period with the condition input on and targets held, ms; a positive
+        multiple of ``dt_ms``.
+    init_sd : float
+        SD of the per-trial random initial states during training.
+    noise_sd : float
+        SD of the initial-state noise of the evaluation's noisy starts.
+    n_noisy_starts : int
+        Number of noisy starts per condition in evaluation.
+    divergence_threshold : float
+        Training or evaluation stops with :class:`TrainingDiverged` when the root-mean-square
+        of a state vector, or the absolute value of any weight, exceeds this.
+    """
+
+    n_units: int = 300
+    tau_ms: float = 50.0
+    dt_ms: float = 10.0
+    g: float = 1.5
+    hint_gain: float = 0.3
+    alpha: float = 1.0
+    n_passes: int = 20
+    prep_ms: float = 200.0
+    init_sd: float = 0.05
+    noise_sd: float = 0.2
+    n_noisy_starts: int = 5
+    divergence_threshold: float = 1e3
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        def is_int(v: object) -> bool:
+            return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+        need(is_int(self.n_units) and self.n_units >= 1, "n_units", "an integer >= 1")
+        need(np.isfinite(self.tau_ms) and self.tau_ms > 0, "tau_ms", "> 0")
+        need(np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms", "> 0")
+        need(self.dt_ms < self.tau_ms, "dt_ms", f"< tau_ms={self.tau_ms}")
+        need(np.isfinite(self.g) and self.g >= 0, "g", ">= 0")
+        need(np.isfinite(self.hint_gain) and self.hint_gain >= 0, "hint_gain", ">= 0")
+        need(np.isfinite(self.alpha) and self.alpha > 0, "alpha", "> 0")
+        need(is_int(self.n_passes) and self.n_passes >= 1, "n_passes", "an integer >= 1")
+        need(np.isfinite(self.prep_ms) and self.prep_ms > 0, "prep_ms", "> 0")
+        steps = self.prep_ms / self.dt_ms
+        need(
+            abs(steps - round(steps)) < 1e-9 * max(1.0, steps),
+            "prep_ms",
+            f"a multiple of dt_ms={self.dt_ms}",
+        )
+        need(np.isfinite(self.init_sd) and self.init_sd >= 0, "init_sd", ">= 0")
+        need(np.isfinite(self.noise_sd) and self.noise_sd >= 0, "noise_sd", ">= 0")
+        need(
+            is_int(self.n_noisy_starts) and self.n_noisy_starts >= 1,
+            "n_noisy_starts",
+            "an integer >= 1",
+        )
+        need(
+            np.isfinite(self.divergence_threshold) and self.divergence_threshold > 0,
+            "divergence_threshold",
+            "> 0",
+        )
+
+    @property
+    def n_prep(self) -> int:
+        """Number of preparatory steps, ``prep_ms / dt_ms``."""
+        return round(self.prep_ms / self.dt_ms)
+
+    @property
+    def leak(self) -> float:
+        """Euler factor ``a = dt / tau``."""
+        return self.dt_ms / self.tau_ms
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Random quantities shared by FF, FFH and the floor of one seed.
+
+    Attributes
+    ----------
+    J_D : ndarray, shape (N, N)
+        Teacher connectivity, ``N(0, g^2 / N)``; also the task network's initial (and the
+        floor's final) recurrent weights.
+    u_in : ndarray, shape (N, C)
+        Condition-input weights, ``U(-1, 1)``.
+    u_out : ndarray, shape (N, M)
+        Output-feedback weights of the teacher, ``U(-1, 1)``.
+    u_hint : ndarray, shape (N, K)
+        Hint weights of the teacher, ``hint_gain * U(-1, 1)``; K may be 0 (no hints).
+    init_states : ndarray, shape (n_passes, C, N)
+        Initial state of trial (pass p, condition c) for teacher and task network alike,
+        ``N(0, init_sd^2)``.
+    order : ndarray of int, shape (n_passes, C)
+        Condition order of each training pass (each row a permutation of ``range(C)``).
+    eval_noise : ndarray, shape (n_noisy_starts, C, N)
+        Initial states of the evaluation's noisy starts, ``N(0, noise_sd^2)``.
+    """
+
+    J_D: np.ndarray
+    u_in: np.ndarray
+    u_out: np.ndarray
+    u_hint: np.ndarray
+    init_states: np.ndarray
+    order: np.ndarray
+    eval_noise: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("J_D", "u_in", "u_out", "u_hint", "init_states", "order", "eval_noise"):
+            arr = np.array(getattr(self, name), copy=True)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n_units(self) -> int:
+        return self.J_D.shape[0]
+
+    @property
+    def n_conditions(self) -> int:
+        return self.u_in.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.u_out.shape[1]
+
+    @property
+    def n_hint(self) -> int:
+        return self.u_hint.shape[1]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A task network's weights.
+
+    Attributes
+    ----------
+    J : ndarray, shape (N, N)
+        Recurrent weights.
+    W : ndarray, shape (M, N)
+        Linear readout of the rates ``tanh(x)``.
+    output_mse : ndarray, shape (n_passes,) or (1,)
+        Mean squared output error per training pass (RLS a-priori errors); for the floor a
+        single value, the residual of the least-squares readout fit.
+    """
+
+    J: np.ndarray
+    W: np.ndarray
+    output_mse: np.ndarray
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Free-running behaviour of a task network.
+
+    Attributes
+    ----------
+    r2_clean : float
+        R^2 of the output from the clean start (x = 0), mean over muscles (see
+        :func:`r_squared`).
+    r2_noisy : float
+        Mean over the noisy starts of their R^2.
+    r2_noisy_starts : ndarray, shape (n_noisy_starts,)
+        R^2 of each noisy start.
+    rates : ndarray, shape (C, T, N)
+        ``tanh(x)`` from the clean start over the movement window, on the target grid.
+    output : ndarray, shape (C, T, M)
+        ``W tanh(x)`` from the clean start over the movement window.
+    """
+
+    r2_clean: float
+    r2_noisy: float
+    r2_noisy_starts: np.ndarray
+    rates: np.ndarray
+    output: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------
+# targets
+
+
+def scale_hints(rates: np.ndarray) -> np.ndarray:
+    """Hint targets from observed rates: per unit, subtract the mean, scale max |dev| to 1.
+
+    Parameters
+    ----------
+    rates : ndarray, shape (C, T, K)
+        Observed firing rates (Hz) of K units over C conditions and T bins.
+
+    Returns
+    -------
+    ndarray, shape (C, T, K)
+        Dimensionless hints; each unit has zero mean over conditions and time and maximal
+        absolute value 1. A unit that is constant becomes all zeros.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    if rates.ndim != 3:
+        raise ValueError(f"rates must have shape (C, T, K), got shape {rates.shape}")
+    if not np.all(np.isfinite(rates)):
+        raise ValueError("rates must be finite")
+    dev = rates - rates.mean(axis=(0, 1), keepdims=True)
+    peak = np.abs(dev).max(axis=(0, 1), keepdims=True)
+    return np.divide(dev, peak, out=np.zeros_like(dev), where=peak > 0)
+
+
+def r_squared(output: np.ndarray, target: np.ndarray) -> float:
+    """Coefficient of determination, mean over output channels.
+
+    For each channel m, ``R^2_m = 1 - sum (z - f)^2 / sum (f - mean f)^2`` with sums and mean
+    over conditions and time; the value returned is the mean over channels.
+
+    Parameters
+    ----------
+    output, target : ndarray, shape (C, T, M)
+
+    Returns
+    -------
+    float
+    """
+    output = np.asarray(output, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if output.shape != target.shape or target.ndim != 3:
+        raise ValueError(
+            f"output and target must both have shape (C, T, M), got {output.shape} and "
+            f"{target.shape}"
+        )
+    sse = ((output - target) ** 2).sum(axis=(0, 1))
+    sst = ((target - target.mean(axis=(0, 1), keepdims=True)) ** 2).sum(axis=(0, 1))
+    if np.any(sst <= 0):
+        raise ValueError("every target channel must vary over conditions and time")
+    return float(np.mean(1.0 - sse / sst))
+
+
+def _trial_targets(f: np.ndarray, n_prep: int) -> np.ndarray:
+    """Targets over a whole trial, shape (C, n_prep + T, D): held at bin 0 during prep."""
+    held = np.repeat(f[:, :1, :], n_prep, axis=1)
+    return np.concatenate([held, f], axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# shared draws
+
+
+def draw_shared(
+    n_conditions: int,
+    n_out: int,
+    n_hint: int,
+    params: ForceParams,
+    rng: np.random.Generator,
+) -> Shared:
+    """Draw the random quantities FF, FFH and the floor of one seed share.
+
+    Each quantity comes from its own child generator (``rng.spawn``, in the fixed order
+    J_D, u_in, u_out, u_hint, init_states, order, eval_noise), so no draw depends on another
+    quantity's size: in particular J_D, u_in, u_out, the initial states, orders and evaluation
+    noise are identical whatever ``n_hint`` is (FF's draws do not depend on whether hints
+    exist), and J_D does not depend on the number of conditions or outputs either.
+
+    Parameters
+    ----------
+    n_conditions : int
+        Conditions C (one-hot inputs).
+    n_out : int
+        Trained outputs M (observed muscles).
+    n_hint : int
+        Hint channels K (observed neurons); 0 for none.
+    params : ForceParams
+    rng : numpy.random.Generator
+        Must support ``spawn`` (e.g. ``numpy.random.default_rng(seed_sequence)``).
+
+    Returns
+    -------
+    Shared
+    """
+    for name, value, low in (("n_conditions", n_conditions, 1), ("n_out", n_out, 1)):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value}")
+    if int(n_hint) != n_hint or n_hint < 0:
+        raise ValueError(f"n_hint must be an integer >= 0, got {n_hint}")
+    n = params.n_units
+    g_jd, g_in, g_out, g_hint, g_init, g_order, g_noise = rng.spawn(7)
+    return Shared(
+        J_D=g_jd.normal(0.0, params.g / np.sqrt(n), size=(n, n)),
+        u_in=g_in.uniform(-1.0, 1.0, size=(n, n_conditions)),
+        u_out=g_out.uniform(-1.0, 1.0, size=(n, n_out)),
+        u_hint=params.hint_gain * g_hint.uniform(-1.0, 1.0, size=(n, n_hint)),
+        init_states=g_init.normal(0.0, params.init_sd, size=(params.n_passes, n_conditions, n)),
+        order=np.stack([g_order.permutation(n_conditions) for _ in range(params.n_passes)]),
+        eval_noise=g_noise.normal(
+            0.0, params.noise_sd, size=(params.n_noisy_starts, n_conditions, n)
+        ),
+    )
+
+
+def _check_inputs(
+    f_out: np.ndarray, shared: Shared, params: ForceParams, f_hint: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    f_out = np.asarray(f_out, dtype=np.float64)
+    if f_out.ndim != 3:
+        raise ValueError(f"f_out must have shape (C, T, M), got shape {f_out.shape}")
+    n_cond, n_time, n_out = f_out.shape
+    if n_time < 1:
+        raise ValueError("f_out must have at least one time bin")
+    if not np.all(np.isfinite(f_out)):
+        raise ValueError("f_out must be finite")
+    n = params.n_units
+    if shared.J_D.shape != (n, n):
+        raise ValueError(
+            f"shared.J_D has shape {shared.J_D.shape}, but params.n_units={n}: draw the shared "
+            "quantities with the same params"
+        )
+    if shared.n_conditions != n_cond:
+        raise ValueError(
+            f"f_out has {n_cond} conditions but shared was drawn for {shared.n_conditions}"
+        )
+    if shared.n_out != n_out:
+        raise ValueError(f"f_out has {n_out} outputs but shared was drawn for {shared.n_out}")
+    if shared.init_states.shape != (params.n_passes, n_cond, n):
+        raise ValueError(
+            f"shared.init_states has shape {shared.init_states.shape}, expected "
+            f"{(params.n_passes, n_cond, n)} (n_passes, C, N) from params"
+        )
+    if shared.eval_noise.shape != (params.n_noisy_starts, n_cond, n):
+        raise ValueError(
+            f"shared.eval_noise has shape {shared.eval_noise.shape}, expected "
+            f"{(params.n_noisy_starts, n_cond, n)} (n_noisy_starts, C, N) from params"
+        )
+    if f_hint is None:
+        return f_out, None
+    f_hint = np.asarray(f_hint, dtype=np.float64)
+    if f_hint.ndim != 3 or f_hint.shape[:2] != (n_cond, n_time):
+        raise ValueError(
+            f"f_hint must have shape (C, T, K) = ({n_cond}, {n_time}, K) like f_out, got "
+            f"shape {f_hint.shape}"
+        )
+    if f_hint.shape[2] != shared.n_hint:
+        raise ValueError(
+            f"f_hint has {f_hint.shape[2]} hint channels but shared was drawn for {shared.n_hint}"
+        )
+    if not np.all(np.isfinite(f_hint)):
+        raise ValueError("f_hint must be finite")
+    return f_out, f_hint
+
+
+# ----------------------------------------------------------------------------------------------
+# recursive least squares
+
+
+def new_rls(n_inputs: int, weights: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Buffers for :func:`rls_step`: ``P0 = I / alpha`` and a C-ordered weight copy.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Length n of the regressor vector.
+    weights : ndarray, shape (n_out, n)
+        Initial weights (all readouts that share P stacked as rows).
+    alpha : float
+        Regulariser, > 0.
+
+    Returns
+    -------
+    P : ndarray, shape (n, n), Fortran order
+        Inverse correlation matrix; only its upper triangle is kept up to date.
+    A : ndarray, shape (n_out, n), C order
+        Weights, updated in place by :func:`rls_step`.
+    """
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    P = np.asfortranarray(np.eye(n_inputs) / alpha)
+    A = np.array(weights, dtype=np.float64, order="C", copy=True)
+    if A.ndim != 2 or A.shape[1] != n_inputs:
+        raise ValueError(f"weights must have shape (n_out, {n_inputs}), got {A.shape}")
+    return P, A
+
+
+def rls_step(P: np.ndarray, A: np.ndarray, r: np.ndarray, err: np.ndarray, k: np.ndarray) -> float:
+    """One recursive-least-squares update, in place, with no temporaries.
+
+    With ``k = P r`` and ``c = 1 / (1 + r.k)``: ``P <- P - c k k^T`` and
+    ``A <- A - c err k^T``, where ``err = A r - target`` is the a-priori error the caller
+    computed with the weights before this update. Starting from ``P0 = I / alpha``, the weights
+    after samples ``(r_i, y_i)`` equal the ridge solution of those samples (with the initial
+    weights as prior mean).
+
+    Parameters
+    ----------
+    P : ndarray, shape (n, n), float64, Fortran order
+        Symmetric inverse correlation matrix; only the upper triangle is read and written.
+    A : ndarray, shape (n_out, n), float64, C order
+        Weights (rows share P), overwritten. (BLAS sees ``A.T``, which is Fortran-ordered, so
+        ``dger`` updates it in place.)
+    r : ndarray, shape (n,), float64, contiguous
+        Regressor.
+    err : ndarray, shape (n_out,), float64, contiguous
+        A-priori error ``A r - target``.
+    k : ndarray, shape (n,), float64, contiguous
+        Work buffer, overwritten with ``P r`` (before the update).
+
+    Returns
+    -------
+    float
+        The gain ``c``, in (0, 1] while P stays positive definite.
+    """
+    if not (P.flags.f_contiguous and A.flags.c_contiguous):
+        # f2py would silently update a copy: refuse rather than return unchanged weights
+        raise ValueError("rls_step needs P in Fortran order and A in C order")
+    dsymv(1.0, P, r, 0.0, k, overwrite_y=1)  # k = P r   (upper triangle of P)
+    c = 1.0 / (1.0 + r @ k)
+    dsyr(-c, k, a=P, overwrite_a=1)  # P -= c k k^T (upper triangle)
+    dger(-c, k, err, a=A.T, overwrite_a=1)  # A^T -= c k err^T, i.e. A -= c err k^T
+    return c
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+
+
+def _diverged(what: str, p: int, c: int, s: int) -> TrainingDiverged:
+    return TrainingDiverged(f"{what} in pass {p}, condition {c}, step {s} (0-based)")
+
+
+def train(
+    f_out: np.ndarray,
+    shared: Shared,
+    params: ForceParams,
+    f_hint: np.ndarray | None = None,
+) -> Network:
+    """Train a task network with full-FORCE (FF), or with hints (FFH) if ``f_hint`` is given.
+
+    For every trial (pass p, condition ``shared.order[p, i]``) teacher and task network start
+    from ``shared.init_states[p, c]``; on every step J and W (sharing one P) are updated by
+    :func:`rls_step` towards ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and
+    ``W r ~ f_out``.
+
+    Parameters
+    ----------
+    f_out : ndarray, shape (C, T, M)
+        Output targets on the ``dt_ms`` grid over the movement window (observed EMG).
+    shared : Shared
+        The seed's shared draws (:func:`draw_shared` with the same ``params``).
+    params : ForceParams
+    f_hint : ndarray, shape (C, T, K), optional
+        Hint targets (:func:`scale_hints` of observed rates). None trains FF.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    TrainingDiverged
+        If a state's RMS or a weight exceeds ``params.divergence_threshold``, or anything
+        becomes non-finite; the message names the pass, condition and step (0-based).
+    ValueError
+        On inconsistent shapes or non-finite targets.
+    """
+    f_out, f_hint = _check_inputs(f_out, shared, params, f_hint)
+    n_cond, n_time, n_out = f_out.shape
+    n = params.n_units
+    n_prep = params.n_prep
+    n_steps = n_prep + n_time
+    a = params.leak
+
+    # Per-condition trial targets (outside the hot loop, vectorised over conditions).
+    # extra[c, s] = [u_out f_out + u_hint f_hint ; f_out]: the target of A r minus JD rD.
+    fo = _trial_targets(f_out, n_prep)  # (C, S, M)
+    extra = np.empty((n_cond, n_steps, n + n_out))
+    extra[:, :, :n] = fo @ shared.u_out.T
+    if f_hint is not None:
+        extra[:, :, :n] += _trial_targets(f_hint, n_prep) @ shared.u_hint.T
+    extra[:, :, n:] = fo
+    a_u_in = a * np.ascontiguousarray(shared.u_in.T)  # (C, N): a * u_in f_in during prep
+
+    J_D_T = np.array(shared.J_D, order="C").T  # Fortran-ordered J_D^T: BLAS gemv with trans
+    P, A = new_rls(n, np.concatenate([shared.J_D, np.zeros((n_out, n))]), params.alpha)
+    A_T = A.T
+
+    x = np.empty(n)
+    xD = np.empty(n)
+    r = np.empty(n)
+    rD = np.empty(n)
+    k = np.empty(n)
+    y = np.empty(n + n_out)  # A r = [J r ; W r]
+    tgt = np.empty(n + n_out)  # [JD rD + u_out f_out (+ u_hint f_hint) ; f_out]
+    err = np.empty(n + n_out)
+    y_J, tgt_J, err_W = y[:n], tgt[:n], err[n:]
+    state_limit = n * params.divergence_threshold**2  # on x.x: RMS above threshold
+    weight_limit = params.divergence_threshold
+    decay = 1.0 - a
+    output_mse = np.zeros(params.n_passes)
+    kind = "FF" if f_hint is None else f"FFH ({f_hint.shape[2]} hints)"
+    logger.info(
+        "full-FORCE %s: N=%d, %d conditions x %d steps (%d prep), %d outputs, %d passes",
+        kind,
+        n,
+        n_cond,
+        n_steps,
+        n_prep,
+        n_out,
+        params.n_passes,
+    )
+
+    for p in range(params.n_passes):
+        sse_out = 0.0
+        sse_rec = 0.0
+        for c in shared.order[p]:
+            c = int(c)
+            extra_c = extra[c]
+            a_u_in_c = a_u_in[c]
+            x[:] = shared.init_states[p, c]
+            xD[:] = x
+            for s in range(n_steps):
+                np.tanh(xD, out=rD)
+                np.tanh(x, out=r)
+                np.copyto(tgt, extra_c[s])
+                dgemv(1.0, J_D_T, rD, 1.0, tgt_J, trans=1, overwrite_y=1)  # tgt_J += JD rD
+                dgemv(1.0, A_T, r, 0.0, y, trans=1, overwrite_y=1)  # y = A r = [J r ; W r]
+                np.subtract(y, tgt, out=err)
+                # Euler steps: xD += a (-xD + tgt_J + u_in f_in); x += a (-x + J r + u_in f_in)
+                xD *= decay
+                daxpy(tgt_J, xD, a=a)
+                x *= decay
+                daxpy(y_J, x, a=a)
+                if s < n_prep:
+                    xD += a_u_in_c
+                    x += a_u_in_c
+                e_out = err_W @ err_W
+                e_all = err @ err
+                sse_out += e_out
+                sse_rec += e_all - e_out
+                cgain = rls_step(P, A, r, err, k)
+                if not (x @ x < state_limit and xD @ xD < state_limit):
+                    raise _diverged(
+                        "task or target-generating network state exceeded the divergence "
+                        f"threshold (RMS > {params.divergence_threshold:g}) or became non-finite",
+                        p,
+                        c,
+                        s,
+                    )
+                if not (e_all < np.inf and 0.0 < cgain <= 1.0 + 1e-6):
+                    raise _diverged(
+                        f"RLS update broke down (error energy {e_all:.3g}, gain {cgain:.3g})",
+                        p,
+                        c,
+                        s,
+                    )
+            a_max = max(A.max(), -A.min())
+            if not a_max < weight_limit:
+                raise _diverged(
+                    f"weights exceeded the divergence threshold ({a_max:.3g} > "
+                    f"{weight_limit:g}) or became non-finite",
+                    p,
+                    c,
+                    n_steps - 1,
+                )
+        output_mse[p] = sse_out / (n_cond * n_steps * n_out)
+        logger.info(
+            "full-FORCE %s pass %d/%d: output MSE %.4g, recurrent MSE %.4g",
+            kind,
+            p + 1,
+            params.n_passes,
+            output_mse[p],
+            sse_rec / (n_cond * n_steps * n),
+        )
+    return Network(J=A[:n].copy(), W=A[n:].copy(), output_mse=output_mse)
+
+
+# ----------------------------------------------------------------------------------------------
+# free runs, floor, evaluation
+
+
+def _free_run(
+    J: np.ndarray,
+    u_in: np.ndarray,
+    x0: np.ndarray,
+    conditions: np.ndarray,
+    n_time: int,
+    params: ForceParams,
+) -> np.ndarray:
+    """Run the task network freely (no learning) over whole trials.
+
+    Parameters
+    ----------
+    J : ndarray, shape (N, N)
+    u_in : ndarray, shape (N, C)
+    x0 : ndarray, shape (B, N)
+        Initial states of B independent runs.
+    conditions : ndarray of int, shape (B,)
+        Condition (input) of each run.
+    n_time : int
+        Movement bins T.
+
+    Returns
+    -------
+    ndarray, shape (B, n_prep + T, N)
+        Rates ``tanh(x_s)`` of every step of the trial.
+    """
+    a = params.leak
+    n_prep = params.n_prep
+    inp = a * u_in.T[conditions]  # (B, N)
+    x = np.array(x0, dtype=np.float64, copy=True)
+    rates = np.empty((x.shape[0], n_prep + n_time, x.shape[1]))
+    JT = np.ascontiguousarray(J.T)
+    for s in range(n_prep + n_time):
+        r = np.tanh(x, out=rates[:, s])
+        x *= 1.0 - a
+        x += a * (r @ JT)
+        if s < n_prep:
+            x += inp
+    limit = params.divergence_threshold
+    if not np.all(np.isfinite(rates)) or not np.sqrt(np.mean(x**2, axis=1)).max() < limit:
+        raise TrainingDiverged(
+            f"free run diverged: state RMS above {limit:g} or non-finite at the end of the "
+            f"trial (step {n_prep + n_time - 1})"
+        )
+    return rates
+
+
+def fit_floor(f_out: np.ndarray, shared: Shared, params: ForceParams) -> Network:
+    """The floor: the untrained task network (J = JD) with a least-squares readout.
+
+    The untrained network is run freely over the same training trials as :func:`train`
+    (every pass and condition, from ``shared.init_states``, targets held during prep) and
+    ``W = F^T R (R^T R + alpha I)^-1`` is fitted on its rates R: exactly what the RLS readout
+    of :func:`train` would converge to if J were not learned.
+
+    Parameters
+    ----------
+    f_out : ndarray, shape (C, T, M)
+    shared : Shared
+    params : ForceParams
+
+    Returns
+    -------
+    Network
+        ``J = JD``; ``output_mse`` holds the fit residual (one value).
+    """
+    f_out, _ = _check_inputs(f_out, shared, params)
+    n_cond, n_time, n_out = f_out.shape
+    n = params.n_units
+    conditions = np.tile(np.arange(n_cond), params.n_passes)
+    rates = _free_run(
+        shared.J_D, shared.u_in, shared.init_states.reshape(-1, n), conditions, n_time, params
+    )
+    fo = _trial_targets(f_out, params.n_prep)[conditions]  # (B, S, M)
+    R = rates.reshape(-1, n)
+    F = fo.reshape(-1, n_out)
+    gram = R.T @ R
+    gram[np.diag_indices(n)] += params.alpha
+    W = np.linalg.solve(gram, R.T @ F).T
+    mse = float(np.mean((R @ W.T - F) ** 2))
+    logger.info("floor: readout fitted on %d samples, output MSE %.4g", R.shape[0], mse)
+    return Network(J=np.array(shared.J_D), W=np.ascontiguousarray(W), output_mse=np.array([mse]))
+
+
+def evaluate(net: Network, shared: Shared, f_out: np.ndarray, params: ForceParams) -> Evaluation:
+    """Run a task network freely from a clean start and from noisy starts; score its output.
+
+    The clean start is ``x = 0``; noisy start i of condition c is
+    ``shared.eval_noise[i, c]`` (SD ``noise_sd``). The condition input is on during the
+    preparatory period as in training; output and rates are taken over the movement window.
+
+    Parameters
+    ----------
+    net : Network
+    shared : Shared
+    f_out : ndarray, shape (C, T, M)
+        Target outputs (observed EMG) over the movement window.
+    params : ForceParams
+
+    Returns
+    -------
+    Evaluation
+    """
+    f_out, _ = _check_inputs(f_out, shared, params)
+    n_cond, n_time, n_out = f_out.shape
+    n = params.n_units
+    if net.J.shape != (n, n) or net.W.shape != (n_out, n):
+        raise ValueError(
+            f"network has J {net.J.shape} and W {net.W.shape}, expected ({n}, {n}) and "
+            f"({n_out}, {n})"
+        )
+    n_starts = params.n_noisy_starts
+    x0 = np.concatenate([np.zeros((n_cond, n)), shared.eval_noise.reshape(-1, n)])
+    conditions = np.tile(np.arange(n_cond), 1 + n_starts)
+    rates = _free_run(net.J, shared.u_in, x0, conditions, n_time, params)[:, params.n_prep :]
+    output = rates @ net.W.T  # (B, T, M)
+    rates = rates.reshape(1 + n_starts, n_cond, n_time, n)
+    output = output.reshape(1 + n_starts, n_cond, n_time, n_out)
+    r2_noisy = np.array([r_squared(output[1 + i], f_out) for i in range(n_starts)])
+    result = Evaluation(
+        r2_clean=r_squared(output[0], f_out),
+        r2_noisy=float(r2_noisy.mean()),
+        r2_noisy_starts=r2_noisy,
+        rates=np.ascontiguousarray(rates[0]),
+        output=np.ascontiguousarray(output[0]),
+    )
+    logger.info("evaluation: R^2 clean %.4f, noisy %.4f", result.r2_clean, result.r2_noisy)
+    return result
+
+
+#: The study's models: full-FORCE without hints, with hints, and the untrained floor.
+MODELS = ("ff", "ffh", "floor")
+
+
+def fit_model(
+    model: str,
+    f_out: np.ndarray,
+    hint_rates: np.ndarray,
+    params: ForceParams,
+    rng: np.random.Generator,
+) -> tuple[Network, Evaluation]:
+    """Fit and evaluate one of the study's models for one run.
+
+    The three models of a run call this with generators built from the same seed, so they
+    share ``J_D``, the input and output couplings and every initial state (a paired
+    comparison); only FFH receives the hints, but all three draw with the same number of
+    hint channels so their shared draws are identical.
+
+    Parameters
+    ----------
+    model : {"ff", "ffh", "floor"}
+    f_out : ndarray, shape (C, T, M)
+        Observed muscles' EMG on the network's time grid (the targets).
+    hint_rates : ndarray, shape (C, T, K)
+        Observed SOC neurons' rates, Hz (scaled by :func:`scale_hints`; used by FFH only).
+    params : ForceParams
+    rng : numpy.random.Generator
+        The run's training generator (see :func:`draw_shared`).
+
+    Returns
+    -------
+    network : Network
+    evaluation : Evaluation
+    """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    f_hint = scale_hints(hint_rates)
+    shared = draw_shared(f_out.shape[0], f_out.shape[2], f_hint.shape[2], params, rng)
+    if model == "floor":
+        network = fit_floor(f_out, shared, params)
+    else:
+        network = train(f_out, shared, params, f_hint if model == "ffh" else None)
+    return network, evaluate(network, shared, f_out, params)

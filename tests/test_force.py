@@ -1,0 +1,499 @@
+import logging
+
+import numpy as np
+import pytest
+
+from hintforce.emg import EMGParams, sample_emg
+from hintforce.force import (
+    ForceParams,
+    Network,
+    TrainingDiverged,
+    draw_shared,
+    evaluate,
+    fit_floor,
+    fit_model,
+    new_rls,
+    r_squared,
+    rls_step,
+    scale_hints,
+    train,
+)
+from hintforce.observe import observe
+
+# ----------------------------------------------------------------------------------------------
+# independent reference computations
+
+
+def mean_canonical_correlation(a: np.ndarray, b: np.ndarray, k: int | None = None) -> float:
+    """Mean canonical correlation of two (samples, features) matrices via QR + SVD.
+
+    If k is given, ``a`` is first reduced to its top-k principal component scores.
+    """
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    if k is not None:
+        u, s, _ = np.linalg.svd(a, full_matrices=False)
+        a = u[:, :k] * s[:k]
+    qa, _ = np.linalg.qr(a)
+    qb, _ = np.linalg.qr(b)
+    return float(np.linalg.svd(qa.T @ qb, compute_uv=False).mean())
+
+
+def reference_full_force(f_out, shared, params, f_hint=None):
+    """full-FORCE written out step by step with plain numpy (dense P, explicit formulas)."""
+    n_cond, n_time, n_out = f_out.shape
+    n_prep = round(params.prep_ms / params.dt_ms)
+    a = params.dt_ms / params.tau_ms
+    J_D, u_in, u_out, u_hint = shared.J_D, shared.u_in, shared.u_out, shared.u_hint
+    J = J_D.copy()
+    W = np.zeros((n_out, J.shape[0]))
+    P = np.eye(J.shape[0]) / params.alpha
+    for p in range(params.n_passes):
+        for c in shared.order[p]:
+            x = shared.init_states[p, c].copy()
+            xD = x.copy()
+            for s in range(n_prep + n_time):
+                b = max(s - n_prep, 0)
+                f_in = u_in[:, c] if s < n_prep else np.zeros_like(x)
+                fo = f_out[c, b]
+                hint = u_hint @ f_hint[c, b] if f_hint is not None else 0.0
+                r, rD = np.tanh(x), np.tanh(xD)
+                target_J = J_D @ rD + u_out @ fo + hint
+                e_J, e_W = J @ r - target_J, W @ r - fo
+                xD = xD + a * (-xD + J_D @ rD + f_in + u_out @ fo + hint)
+                x = x + a * (-x + J @ r + f_in)
+                Pr = P @ r
+                P = P - np.outer(Pr, Pr) / (1.0 + r @ Pr)
+                J = J - np.outer(e_J, P @ r)
+                W = W - np.outer(e_W, P @ r)
+    return J, W
+
+
+def reference_free_run(J, u_in, x0, c, n_prep, n_time, a):
+    """Rates tanh(x_s) of one free-running trial, plain loop."""
+    x = x0.copy()
+    rates = []
+    for s in range(n_prep + n_time):
+        r = np.tanh(x)
+        rates.append(r)
+        x = x + a * (-x + J @ r + (u_in[:, c] if s < n_prep else 0.0))
+    return np.array(rates)
+
+
+def smooth_noise(rng, shape, width_bins, axis):
+    """Gaussian-smoothed white noise along one axis, unit peak."""
+    raw = rng.normal(size=shape)
+    lags = np.arange(-3 * width_bins, 3 * width_bins + 1)
+    kernel = np.exp(-(lags**2) / (2.0 * width_bins**2))
+    out = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, raw)
+    return out / np.abs(out).max()
+
+
+# ----------------------------------------------------------------------------------------------
+# RLS
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.05])
+def test_rls_stream_equals_batch_ridge_solution(alpha):
+    rng = np.random.default_rng(0)
+    n, n_out, n_samples = 25, 3, 400
+    X = rng.normal(size=(n_samples, n))
+    Y = X @ rng.normal(size=(n, n_out)) + 0.3 * rng.normal(size=(n_samples, n_out))
+    W0 = rng.normal(size=(n_out, n))  # prior mean (J starts at J_D in full-FORCE)
+    P, A = new_rls(n, W0, alpha)
+    k = np.empty(n)
+    err = np.empty(n_out)
+    for x, y in zip(X, Y, strict=True):
+        np.subtract(A @ x, y, out=err)
+        rls_step(P, A, x, err, k)  # return value ignored: the update must happen in place
+    # argmin |X w - y|^2 + alpha |w - w0|^2
+    ridge = np.linalg.solve(X.T @ X + alpha * np.eye(n), X.T @ Y + alpha * W0.T).T
+    np.testing.assert_allclose(A, ridge, rtol=0, atol=1e-8)
+    P_batch = np.linalg.inv(X.T @ X + alpha * np.eye(n))
+    np.testing.assert_allclose(np.triu(P), np.triu(P_batch), rtol=0, atol=1e-8)
+
+
+def test_rls_step_refuses_layouts_it_cannot_update_in_place():
+    P, A = new_rls(4, np.zeros((2, 4)), 1.0)
+    r, err, k = np.ones(4), np.ones(2), np.empty(4)
+    with pytest.raises(ValueError, match="Fortran order"):
+        rls_step(np.ascontiguousarray(P + 0.0 * np.eye(4)), A, r, err, k)
+    with pytest.raises(ValueError, match="C order"):
+        rls_step(P, np.asfortranarray(A), r, err, k)
+
+
+# ----------------------------------------------------------------------------------------------
+# training loop equals the written-out equations
+
+
+@pytest.mark.parametrize("with_hints", [False, True])
+def test_training_equals_step_by_step_reference(with_hints):
+    rng = np.random.default_rng(5)
+    params = ForceParams(n_units=30, n_passes=2, prep_ms=50.0)
+    f_out = rng.uniform(0.1, 1.0, size=(3, 12, 2))
+    f_hint = scale_hints(rng.normal(size=(3, 12, 4))) if with_hints else None
+    shared = draw_shared(3, 2, 4, params, np.random.default_rng(6))
+    net = train(f_out, shared, params, f_hint)
+    J_ref, W_ref = reference_full_force(f_out, shared, params, f_hint)
+    np.testing.assert_allclose(net.J, J_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(net.W, W_ref, rtol=0, atol=1e-10)
+
+
+def test_evaluation_equals_plain_free_runs():
+    rng = np.random.default_rng(1)
+    params = ForceParams(n_units=20, n_passes=1, prep_ms=30.0, n_noisy_starts=2)
+    n_prep, a = 3, params.dt_ms / params.tau_ms
+    f_out = rng.uniform(0.1, 1.0, size=(2, 10, 3))
+    shared = draw_shared(2, 3, 0, params, np.random.default_rng(2))
+    net = Network(J=rng.normal(0, 0.3, (20, 20)), W=rng.normal(size=(3, 20)), output_mse=[0.0])
+    ev = evaluate(net, shared, f_out, params)
+    clean = np.stack(
+        [reference_free_run(net.J, shared.u_in, np.zeros(20), c, n_prep, 10, a) for c in range(2)]
+    )[:, n_prep:]
+    np.testing.assert_allclose(ev.rates, clean, atol=1e-12)
+    np.testing.assert_allclose(ev.output, clean @ net.W.T, atol=1e-12)
+    for i in range(2):
+        noisy = np.stack(
+            [
+                reference_free_run(net.J, shared.u_in, shared.eval_noise[i, c], c, n_prep, 10, a)
+                for c in range(2)
+            ]
+        )[:, n_prep:]
+        z = noisy @ net.W.T
+        r2 = np.mean(
+            [
+                1
+                - np.sum((z[..., m] - f_out[..., m]) ** 2)
+                / np.sum((f_out[..., m] - f_out[..., m].mean()) ** 2)
+                for m in range(3)
+            ]
+        )
+        assert ev.r2_noisy_starts[i] == pytest.approx(r2, abs=1e-12)
+    assert ev.r2_noisy == pytest.approx(np.mean(ev.r2_noisy_starts))
+
+
+def test_floor_is_untrained_network_with_ridge_readout_on_its_training_trials():
+    rng = np.random.default_rng(3)
+    params = ForceParams(n_units=25, n_passes=2, prep_ms=20.0)
+    n_prep, a = 2, params.dt_ms / params.tau_ms
+    f_out = rng.uniform(0.1, 1.0, size=(3, 8, 2))
+    shared = draw_shared(3, 2, 0, params, np.random.default_rng(4))
+    floor = fit_floor(f_out, shared, params)
+    np.testing.assert_array_equal(floor.J, shared.J_D)
+    R, F = [], []
+    for p in range(2):
+        for c in range(3):
+            x0 = shared.init_states[p, c]
+            R.append(reference_free_run(shared.J_D, shared.u_in, x0, c, n_prep, 8, a))
+            F.append(np.concatenate([np.repeat(f_out[c, :1], n_prep, axis=0), f_out[c]]))
+    R, F = np.concatenate(R), np.concatenate(F)
+    W = np.linalg.lstsq(
+        np.vstack([R, np.sqrt(params.alpha) * np.eye(25)]), np.vstack([F, np.zeros((25, 2))])
+    )[0].T
+    np.testing.assert_allclose(floor.W, W, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# learning
+
+
+def test_small_network_learns_two_frequency_sine():
+    t = np.arange(80) * 10.0
+    target = (0.6 * np.sin(2 * np.pi * t / 400) + 0.4 * np.sin(2 * np.pi * t / 200))[None, :, None]
+    params = ForceParams(n_units=100)
+    shared = draw_shared(1, 1, 0, params, np.random.default_rng(0))
+    ev = evaluate(train(target, shared, params), shared, target, params)
+    nmse = np.mean((ev.output - target) ** 2) / np.var(target)
+    assert nmse < 1e-2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hinted_network_carries_hints_more_faithfully_and_both_produce_target(seed):
+    t = np.arange(80) * 10.0
+    target = np.stack([0.5 + 0.4 * np.sin(2 * np.pi * t / 300 + ph) for ph in (0, np.pi / 2)])
+    target = target[:, :, None]
+    phases = np.random.default_rng(100 + seed).uniform(0, 2 * np.pi, size=(2, 3))
+    hints = np.sin(2 * np.pi * t[None, :, None] / np.array([700.0, 550.0, 450.0]) + phases[:, None])
+    params = ForceParams(n_units=100)
+    shared = draw_shared(2, 1, 3, params, np.random.default_rng(seed))
+    ff = evaluate(train(target, shared, params), shared, target, params)
+    ffh = evaluate(train(target, shared, params, hints), shared, target, params)
+    h = hints.reshape(-1, 3)
+    cc_ff = mean_canonical_correlation(ff.rates.reshape(-1, 100), h, k=5)
+    cc_ffh = mean_canonical_correlation(ffh.rates.reshape(-1, 100), h, k=5)
+    assert cc_ffh > cc_ff + 0.05
+    for ev in (ff, ffh):
+        assert r_squared(ev.output, target) > 0.95
+
+
+# ----------------------------------------------------------------------------------------------
+# study size
+
+
+def synthetic_study_targets(rng):
+    """8 conditions x 80 bins: 4 EMG-like muscles (baseline ~0.1, peak 1) and 60 hint traces."""
+    n_cond, n_time = 8, 80
+    t = np.arange(n_time) * 10.0
+    theta = 2 * np.pi * np.arange(n_cond) / n_cond
+    emg = np.empty((n_cond, n_time, 4))
+    for m in range(4):
+        pref = rng.uniform(0, 2 * np.pi, size=2)
+        centres, widths = rng.uniform(250, 550, size=2), rng.uniform(50, 90, size=2)
+        tuning = np.exp(np.cos(theta[:, None] - pref[None]) - 1)  # (C, 2)
+        bumps = tuning[:, None, :] * np.exp(-((t[None, :, None] - centres) ** 2) / (2 * widths**2))
+        shape = bumps.sum(axis=2)
+        emg[:, :, m] = rng.uniform(0.05, 0.15) + shape
+        emg[:, :, m] /= emg[:, :, m].max()
+    rates = 20 + 15 * smooth_noise(rng, (n_cond, n_time, 60), width_bins=8, axis=1)
+    rates += 5 * np.cos(theta[:, None, None] - rng.uniform(0, 2 * np.pi, 60))
+    return emg, scale_hints(rates)
+
+
+@pytest.fixture(scope="module")
+def study():
+    rng = np.random.default_rng(11)
+    emg, hints = synthetic_study_targets(rng)
+    params = ForceParams()
+    shared = draw_shared(8, 4, 60, params, np.random.default_rng(12))
+    nets = {
+        "ff": train(emg, shared, params),
+        "ffh": train(emg, shared, params, hints),
+        "floor": fit_floor(emg, shared, params),
+    }
+    evals = {name: evaluate(net, shared, emg, params) for name, net in nets.items()}
+    return emg, hints, shared, params, nets, evals
+
+
+@pytest.mark.parametrize("model", ["ff", "ffh"])
+def test_study_size_networks_fit_observed_muscles_from_clean_start(study, model):
+    emg, _, _, _, _, evals = study
+    ev = evals[model]
+    assert ev.r2_clean >= 0.98
+    assert r_squared(ev.output, emg) == pytest.approx(ev.r2_clean)
+    assert ev.rates.shape == (8, 80, 300) and ev.output.shape == (8, 80, 4)
+    assert np.all(np.isfinite(ev.rates)) and np.all(np.abs(ev.rates) <= 1)
+
+
+@pytest.mark.parametrize("model", ["ff", "ffh"])
+def test_study_size_networks_fit_observed_muscles_of_the_pipeline_emg(study, model):
+    emg = sample_emg(EMGParams(), np.random.default_rng(21)).emg
+    observed = observe(200, emg.shape[2], 0.3, 0.4, np.random.default_rng(22)).muscles
+    f_out = emg[:, :, observed]
+    _, hints, shared, params, _, _ = study
+    net = train(f_out, shared, params, hints if model == "ffh" else None)
+    assert evaluate(net, shared, f_out, params).r2_clean >= 0.98
+
+
+def test_training_output_error_is_recorded_per_pass_and_falls(study):
+    nets = study[4]
+    for name in ("ff", "ffh"):
+        mse = nets[name].output_mse
+        assert mse.shape == (20,) and np.all(mse > 0) and mse[-1] < mse[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# determinism and pairing
+
+
+def small_problem(rng, n_hint=5):
+    f_out = rng.uniform(0.1, 1.0, size=(3, 15, 2))
+    f_hint = scale_hints(rng.normal(size=(3, 15, n_hint)))
+    return f_out, f_hint
+
+
+def test_same_seed_gives_bit_identical_weights_and_rates():
+    f_out, f_hint = small_problem(np.random.default_rng(0))
+    params = ForceParams(n_units=40, n_passes=3, n_noisy_starts=2)
+    runs = []
+    for _ in range(2):
+        shared = draw_shared(3, 2, 5, params, np.random.default_rng(123))
+        nets = [
+            train(f_out, shared, params),
+            train(f_out, shared, params, f_hint),
+            fit_floor(f_out, shared, params),
+        ]
+        runs.append([(n, evaluate(n, shared, f_out, params)) for n in nets])
+    for (n1, e1), (n2, e2) in zip(*runs, strict=True):
+        assert np.array_equal(n1.J, n2.J) and np.array_equal(n1.W, n2.W)
+        assert np.array_equal(e1.rates, e2.rates) and np.array_equal(e1.output, e2.output)
+        assert e1.r2_noisy == e2.r2_noisy
+
+
+def test_shared_draws_do_not_depend_on_the_number_of_hints():
+    params = ForceParams(n_units=40, n_passes=3)
+    without = draw_shared(3, 2, 0, params, np.random.default_rng(9))
+    with_hints = draw_shared(3, 2, 60, params, np.random.default_rng(9))
+    for name in ("J_D", "u_in", "u_out", "init_states", "order", "eval_noise"):
+        assert np.array_equal(getattr(without, name), getattr(with_hints, name)), name
+    assert without.u_hint.shape == (40, 0) and with_hints.u_hint.shape == (40, 60)
+    assert np.abs(with_hints.u_hint).max() <= params.hint_gain
+    for row in with_hints.order:
+        assert sorted(row) == [0, 1, 2]
+
+
+def test_ff_is_identical_whether_or_not_the_seed_has_hints_and_ffh_differs():
+    f_out, f_hint = small_problem(np.random.default_rng(1))
+    params = ForceParams(n_units=40, n_passes=3)
+    without = draw_shared(3, 2, 0, params, np.random.default_rng(9))
+    with_hints = draw_shared(3, 2, 5, params, np.random.default_rng(9))
+    ff_a = train(f_out, without, params)
+    ff_b = train(f_out, with_hints, params)
+    ffh = train(f_out, with_hints, params, f_hint)
+    assert np.array_equal(ff_a.J, ff_b.J) and np.array_equal(ff_a.W, ff_b.W)
+    assert not np.allclose(ffh.J, ff_b.J)
+
+
+def test_zero_hint_gain_makes_ffh_equal_ff():
+    f_out, f_hint = small_problem(np.random.default_rng(2))
+    params = ForceParams(n_units=40, n_passes=2, hint_gain=0.0)
+    shared = draw_shared(3, 2, 5, params, np.random.default_rng(3))
+    ff, ffh = train(f_out, shared, params), train(f_out, shared, params, f_hint)
+    np.testing.assert_array_equal(ff.J, ffh.J)
+
+
+def test_training_logs_progress_per_pass(caplog):
+    f_out, _ = small_problem(np.random.default_rng(4))
+    params = ForceParams(n_units=20, n_passes=3)
+    shared = draw_shared(3, 2, 0, params, np.random.default_rng(5))
+    with caplog.at_level(logging.INFO, logger="hintforce.force"):
+        train(f_out, shared, params)
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert sum("pass" in m and "output MSE" in m for m in messages) == 3
+
+
+# ----------------------------------------------------------------------------------------------
+# divergence
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_unregularised_rls_that_blows_up_the_weights_raises_with_trial_and_step(seed):
+    # g = 0 keeps the teacher bounded; alpha = 1e-12 lets RLS chase every sample exactly
+    f_out = np.random.default_rng(0).uniform(size=(2, 10, 2))
+    params = ForceParams(n_units=30, n_passes=2, alpha=1e-12, g=0.0)
+    shared = draw_shared(2, 2, 0, params, np.random.default_rng(seed))
+    with pytest.raises(TrainingDiverged, match=r"pass \d+, condition \d+, step \d+"):
+        train(f_out, shared, params)
+
+
+def test_huge_targets_raise_training_diverged():
+    f_out = 1e7 * np.random.default_rng(0).uniform(size=(2, 10, 2))
+    params = ForceParams(n_units=30, n_passes=2)
+    shared = draw_shared(2, 2, 0, params, np.random.default_rng(1))
+    with pytest.raises(TrainingDiverged, match=r"pass 0, condition \d+, step 0"):
+        train(f_out, shared, params)
+
+
+def test_huge_gain_raises_training_diverged_not_nan():
+    f_out = np.random.default_rng(0).uniform(size=(2, 10, 2))
+    params = ForceParams(n_units=30, n_passes=2, g=1e6)
+    shared = draw_shared(2, 2, 0, params, np.random.default_rng(1))
+    with pytest.raises(TrainingDiverged, match=r"pass 0, condition \d+, step \d+"):
+        train(f_out, shared, params)
+
+
+def test_exploding_free_run_raises_instead_of_returning_nan():
+    params = ForceParams(n_units=10, n_passes=1)
+    shared = draw_shared(2, 1, 0, params, np.random.default_rng(0))
+    f_out = np.random.default_rng(1).uniform(size=(2, 5, 1))
+    net = Network(J=1e8 * np.eye(10), W=np.ones((1, 10)), output_mse=np.zeros(1))
+    with pytest.raises(TrainingDiverged, match="free run"):
+        evaluate(net, shared, f_out, params)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"tau_ms": 0.0}, "tau_ms"),
+        ({"tau_ms": -5.0}, "tau_ms"),
+        ({"dt_ms": 0.0}, "dt_ms"),
+        ({"dt_ms": -1.0}, "dt_ms"),
+        ({"dt_ms": 50.0}, "dt_ms"),
+        ({"dt_ms": 60.0}, "dt_ms"),
+        ({"hint_gain": -0.1}, "hint_gain"),
+        ({"n_passes": 0}, "n_passes"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"n_units": 0}, "n_units"),
+        ({"prep_ms": 0.0}, "prep_ms"),
+        ({"prep_ms": 205.0}, "prep_ms"),
+        ({"n_noisy_starts": 0}, "n_noisy_starts"),
+        ({"init_sd": -1.0}, "init_sd"),
+        ({"noise_sd": -1.0}, "noise_sd"),
+        ({"g": -1.0}, "g"),
+        ({"divergence_threshold": 0.0}, "divergence_threshold"),
+    ],
+)
+def test_invalid_parameters_are_rejected_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        ForceParams(**kwargs)
+
+
+def test_mismatched_shapes_are_rejected():
+    rng = np.random.default_rng(0)
+    params = ForceParams(n_units=20, n_passes=2)
+    shared = draw_shared(3, 2, 4, params, rng)
+    f_out = rng.uniform(size=(3, 10, 2))
+    hints = rng.normal(size=(3, 10, 4))
+    cases = [
+        (rng.uniform(size=(4, 10, 2)), None, params, "conditions"),
+        (rng.uniform(size=(3, 10, 3)), None, params, "outputs"),
+        (rng.uniform(size=(3, 10)), None, params, "shape"),
+        (f_out, rng.normal(size=(3, 11, 4)), params, "f_hint must have shape"),
+        (f_out, rng.normal(size=(2, 10, 4)), params, "f_hint must have shape"),
+        (f_out, rng.normal(size=(3, 10, 5)), params, "hint channels"),
+        (f_out, hints, ForceParams(n_units=30, n_passes=2), "n_units"),
+        (f_out, hints, ForceParams(n_units=20, n_passes=3), "init_states"),
+        (np.full((3, 10, 2), np.nan), None, params, "finite"),
+    ]
+    for fo, fh, p, match in cases:
+        with pytest.raises(ValueError, match=match):
+            train(fo, shared, p, fh)
+    with pytest.raises(ValueError, match="conditions"):
+        fit_floor(rng.uniform(size=(4, 10, 2)), shared, params)
+    with pytest.raises(ValueError, match="outputs"):
+        evaluate(train(f_out, shared, params), shared, f_out[:, :, :1], params)
+
+
+# ----------------------------------------------------------------------------------------------
+# hints and R^2
+
+
+def test_scaled_hints_have_zero_mean_and_unit_peak_per_unit():
+    rng = np.random.default_rng(0)
+    rates = 20 + 10 * rng.normal(size=(8, 80, 6)) * rng.uniform(0.1, 3, size=6)
+    rates[:, :, 2] = 7.0  # a silent unit
+    h = scale_hints(rates)
+    live = [0, 1, 3, 4, 5]
+    np.testing.assert_allclose(h[:, :, live].mean(axis=(0, 1)), 0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(h[:, :, live]).max(axis=(0, 1)), 1, atol=1e-12)
+    np.testing.assert_array_equal(h[:, :, 2], 0)
+    # invariant to a positive affine change of units (Hz offset and scale)
+    np.testing.assert_allclose(scale_hints(3.0 * rates - 5.0), h, atol=1e-12)
+
+
+def test_r_squared_is_one_for_perfect_output_and_zero_for_channel_means():
+    f = np.random.default_rng(0).normal(size=(4, 10, 3))
+    assert r_squared(f, f) == 1.0
+    assert r_squared(np.broadcast_to(f.mean(axis=(0, 1)), f.shape), f) == pytest.approx(0.0)
+
+
+def test_fit_model_trains_each_model_on_one_shared_draw_per_seed():
+    rng = np.random.default_rng(5)
+    f_out = rng.uniform(0.1, 1.0, size=(3, 15, 2))
+    hint_rates = 20 + 10 * rng.normal(size=(3, 15, 4))
+    params = ForceParams(n_units=40, n_passes=3, n_noisy_starts=2)
+    shared = draw_shared(3, 2, 4, params, np.random.default_rng(77))
+    expected = {
+        "ff": train(f_out, shared, params),
+        "ffh": train(f_out, shared, params, scale_hints(hint_rates)),
+        "floor": fit_floor(f_out, shared, params),
+    }
+    for model, net in expected.items():
+        got, result = fit_model(model, f_out, hint_rates, params, np.random.default_rng(77))
+        assert np.array_equal(got.J, net.J) and np.array_equal(got.W, net.W)
+        assert np.array_equal(result.rates, evaluate(net, shared, f_out, params).rates)
+    with pytest.raises(ValueError, match="model must be one of"):
+        fit_model("lstm", f_out, hint_rates, params, np.random.default_rng(0))
