@@ -12,6 +12,14 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    nf=r"0?\.\d+|1(\.0*)?",
+    seed=r"\d+",
+    model="|".join(MODELS),
+
+
 include: "workflow/rules/ground_truth.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/similarity.smk"

@@ -133,19 +133,23 @@ def test_initial_spectral_abscissa_is_within_20_percent_of_radius(params, initia
 # --- optimised network ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimised_network_is_stable_below_target(params, optimised):
     assert _numpy_abscissa(optimised.W) <= params.target_abscissa + 1e-9
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimised_inhibitory_weights_are_non_positive(optimised):
     assert np.all(optimised.W[:, ~optimised.excitatory] <= 0)
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimised_inhibitory_density_is_at_most_the_limit(params, optimised):
     inh = optimised.W[:, ~optimised.excitatory]
     assert np.count_nonzero(inh) / inh.size <= params.inhibitory_density
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimised_inhibition_is_gamma_times_excitation_onto_both_populations(params, optimised):
     W, exc = optimised.W, optimised.excitatory
     inh = ~exc
@@ -155,16 +159,19 @@ def test_optimised_inhibition_is_gamma_times_excitation_onto_both_populations(pa
     assert ratio_onto_i == pytest.approx(-params.gamma, rel=0.01)
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimisation_leaves_excitatory_weights_unchanged(initial, optimised):
     W0, excitatory = initial
     np.testing.assert_array_equal(optimised.W[:, excitatory], W0[:, excitatory])
     np.testing.assert_array_equal(optimised.excitatory, excitatory)
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_optimised_network_has_no_self_loops(optimised):
     assert np.all(np.diag(optimised.W) == 0)
 
 
+@pytest.mark.slow  # the default-size (N=200, ~2000-step) optimisation
 def test_abscissa_trace_runs_from_initial_abscissa_to_target(params, initial, optimised):
     trace = optimised.abscissa_trace
     assert trace[0] == pytest.approx(_numpy_abscissa(initial[0]), rel=1e-10)

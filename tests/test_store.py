@@ -75,12 +75,26 @@ def test_job_logs_to_file_and_records_the_failure(tmp_path):
     import logging
 
     log_file = tmp_path / "job.log"
-    with pytest.raises(RuntimeError), store.job(log_file, threads=1):
+    with pytest.raises(SystemExit) as stop, store.job(log_file, threads=1):
         logging.getLogger("hintforce.test").info("progress 1")
         raise RuntimeError("diverged at step 7")
+    assert str(stop.value) == f"RuntimeError: diverged at step 7 (log: {log_file})"
     text = log_file.read_text()
     assert "progress 1" in text
     assert "diverged at step 7" in text
+    assert "Traceback" in text
+
+
+def test_job_limits_blas_threads_inside_and_restores_them_after(tmp_path):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    before = blas_threads()
+    with store.job(tmp_path / "job.log", threads=1):
+        assert blas_threads() <= {1}
+    assert blas_threads() == before
 
 
 def test_cubes_round_trip_tidy_tables_with_gaps_as_nan(tmp_path):

@@ -140,8 +140,7 @@ class GainParams:
         ratio = self.tail_ms / self.bin_ms
         if abs(ratio - round(ratio)) > 1e-9 * max(ratio, 1.0):
             raise ValueError(
-                f"tail_ms must be a whole multiple of bin_ms={self.bin_ms!r}, "
-                f"got {self.tail_ms!r}"
+                f"tail_ms must be a whole multiple of bin_ms={self.bin_ms!r}, got {self.tail_ms!r}"
             )
         _check_range("tail_weight", self.tail_weight, 0.0, math.inf, low_open=False)
         _check_range("ridge", self.ridge, 0.0, math.inf)
@@ -357,7 +356,12 @@ def simulate(W, gains, x0, params: GainParams, n_steps: int):
         raise ValueError(f"n_steps must be an integer in [0, inf), got {n_steps!r}")
     a = params.dt_ms / params.tau_ms
     X, _ = _forward(
-        np.ascontiguousarray(a * W.T), gains, x0, int(n_steps), 1.0 - a, params.r0_hz,
+        np.ascontiguousarray(a * W.T),
+        gains,
+        x0,
+        int(n_steps),
+        1.0 - a,
+        params.r0_hz,
         params.rmax_hz,
     )
     return np.ascontiguousarray(X.transpose(1, 0, 2))

@@ -88,7 +88,9 @@ class SOCParams:
         Optimisation stops once the spectral abscissa is <= this value. Must be below the
         initial network's abscissa (checked in :func:`optimise_inhibition`).
     inhibitory_density : float
-        Maximum fraction of non-zero entries among the inhibitory columns, in (0, 1].
+        Maximum fraction of non-zero entries among the N x N_I entries of the inhibitory
+        columns, in (0, 1]: after every step only the floor(density N N_I) most negative
+        inhibitory weights are kept.
     max_iterations : int
         Gradient steps allowed before giving up with a RuntimeError.
     log_every : int
@@ -212,9 +214,7 @@ def _real_schur(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _schur_eigenvalues(T: np.ndarray) -> np.ndarray:
     """Eigenvalues of a quasi-triangular T from its 1x1 and 2x2 diagonal blocks, shape (N,)."""
-    n = T.shape[0]
-    diag = np.diagonal(T).astype(np.complex128)
-    eig = diag.copy()
+    eig = np.diagonal(T).astype(np.complex128)
     sub = np.diagonal(T, offset=-1)
     starts = np.flatnonzero(sub != 0.0)  # row i of a 2x2 block spanning rows i, i+1
     if starts.size:
@@ -226,7 +226,6 @@ def _schur_eigenvalues(T: np.ndarray) -> np.ndarray:
         root = np.sqrt((0.5 * (a - d)) ** 2 + b * c + 0j)
         eig[starts] = mean + root
         eig[starts + 1] = mean - root
-    assert eig.shape == (n,)
     return eig
 
 
@@ -425,9 +424,9 @@ def optimise_inhibition(W: np.ndarray, excitatory: np.ndarray, params: SOCParams
     """
     W = np.array(W, dtype=np.float64, order="C", copy=True)
     excitatory = np.asarray(excitatory)
-    n = W.shape[0]
-    if W.ndim != 2 or W.shape[1] != n:
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"W must be a square matrix, got shape {W.shape}")
+    n = W.shape[0]
     if excitatory.dtype != bool or excitatory.shape != (n,):
         raise ValueError(
             f"excitatory must be a boolean array of shape ({n},), got dtype {excitatory.dtype} "

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,9 +127,19 @@ def write_dataset(
         group.attrs.update(to_jsonable({**(attrs or {}), "hintforce_version": __version__}))
 
 
+@contextlib.contextmanager
+def _foreign_files_ignored() -> Iterator[None]:
+    """Workflow managers leave marker files in output directories (Snakemake's
+    ``.snakemake_timestamp``); they are not part of the store."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component")
+        yield
+
+
 def _open(path: str | os.PathLike) -> zarr.Group:
     try:
-        return zarr.open_group(str(path), mode="r", zarr_format=3)
+        with _foreign_files_ignored():
+            return zarr.open_group(str(path), mode="r", zarr_format=3)
     except Exception as err:  # zarr raises several types for a missing/corrupt group
         raise StoreError(f"cannot open store {path}: {type(err).__name__}: {err}") from None
 
@@ -155,7 +166,9 @@ def read_dataset(path: str | os.PathLike, names: Sequence[str] | None = None) ->
         names the store and the array.
     """
     group = _open(path)
-    names = list(group.array_keys()) if names is None else list(names)
+    if names is None:
+        with _foreign_files_ignored():
+            names = list(group.array_keys())
     out = {}
     for name in names:
         try:
@@ -270,9 +283,9 @@ def read_json(path: str | os.PathLike) -> Any:
 def job(log_path: str | os.PathLike | None, threads: int = 1) -> Iterator[logging.Logger]:
     """Context for one workflow job: log to ``log_path`` and limit BLAS to ``threads``.
 
-    Every ``hintforce`` logger writes progress lines to the job's log file; an exception
-    escaping the block is logged with its message (the traceback goes to stderr) and
-    re-raised so the job fails.
+    Every ``hintforce`` logger writes progress lines to the job's log file. An exception
+    escaping the block is logged with its traceback, and the job exits with status 1 and one
+    line on stderr naming the error and the log (no traceback on the console).
     """
     handler: logging.Handler = (
         logging.FileHandler(log_path, mode="w")
@@ -287,8 +300,8 @@ def job(log_path: str | os.PathLike | None, threads: int = 1) -> Iterator[loggin
         with threadpool_limits(limits=threads):
             yield root
     except Exception as err:
-        root.error("%s: %s", type(err).__name__, err)
-        raise
+        root.exception("%s: %s", type(err).__name__, err)
+        raise SystemExit(f"{type(err).__name__}: {err} (log: {log_path})") from err
     finally:
         root.removeHandler(handler)
         handler.close()

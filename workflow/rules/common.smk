@@ -22,12 +22,17 @@ def config_error(where, message):
     sys.exit(f"invalid config: {where}: {message}")
 
 
+def settings(section, **more):
+    """A config section with its keys sorted, as a job parameter. Snakemake compares
+    parameters as text; the order in which a config file lists keys must not cause reruns.
+    """
+    return dict(sorted({**section, **more}.items()))
+
+
 def gain_params():
     """The gain fit's settings; its sampling grid is the EMG's."""
-    return {
-        **config["ground_truth"]["gain"],
-        "bin_ms": config["ground_truth"]["emg"]["dt_ms"],
-    }
+    gt = config["ground_truth"]
+    return settings(gt["gain"], bin_ms=gt["emg"]["dt_ms"])
 
 
 def check_config(config):
@@ -108,12 +113,6 @@ EXAMPLE = RUN.format(nf=FRACTIONS[0], seed=SEEDS[0])
 LIB = Path(hintforce.__file__).parent
 
 
-wildcard_constraints:
-    nf=r"0?\.\d+|1(\.0*)?",
-    seed=r"\d+",
-    model="|".join(MODELS),
-
-
 def lib(*modules):
     """Library sources a rule's results depend on: editing one reruns the rule."""
     return [str(LIB / f"{m}.py") for m in ("store", *modules)]
@@ -128,7 +127,7 @@ def runs(pattern, **more):
 def model_params(wildcards):
     """Training settings of one model: the hint gain reaches FFH only, so changing it
     reruns FFH and what follows, never FF or the floor."""
-    params = dict(config["models"])
+    params = settings(config["models"])
     if wildcards.model != "ffh":
         params.pop("hint_gain")
     return params

@@ -18,7 +18,7 @@ rule emg:
         runtime=5,
     params:
         seed=config["ground_truth"]["seed"],
-        emg=config["ground_truth"]["emg"],
+        emg=settings(config["ground_truth"]["emg"]),
     script:
         "../../scripts/emg.py"
 
@@ -40,7 +40,7 @@ rule soc_connectivity:
         runtime=20,
     params:
         seed=config["ground_truth"]["seed"],
-        soc=config["ground_truth"]["soc"],
+        soc=settings(config["ground_truth"]["soc"]),
     script:
         "../../scripts/soc_connectivity.py"
 
