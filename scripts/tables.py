@@ -1,30 +1,50 @@
 """Rule tables: gather every run into the study's tables and the similarity cube."""
 
+import itertools
+
+import numpy as np
 import pandas as pd
 
-from hintforce import store
+from hintforce import stats, store
 
 KEYS = ["neuron_fraction", "muscle_fraction", "seed"]
 
 
-def main(outputs, similarity_csvs, similarity_stores, model_stores, log, threads):
+def main(outputs, inputs, fractions, seeds, models, allow_failed, log, threads):
     with store.job(log, threads) as logger:
-        similarity = pd.concat([pd.read_csv(p) for p in similarity_csvs], ignore_index=True)
-        spectra = pd.concat(
-            [
-                store.read_cube(p, "spectrum").assign(**{k: store.read_attrs(p)[k] for k in KEYS})
-                for p in similarity_stores
-            ],
-            ignore_index=True,
+        similarity = pd.concat([pd.read_csv(p) for p in inputs.similarity_csv], ignore_index=True)
+        expected = pd.DataFrame(
+            itertools.product(fractions, seeds, models),
+            columns=["neuron_fraction", "seed", "model"],
         )
+        missing = stats.missing_runs(similarity, expected, list(expected.columns))
+        if len(missing):
+            runs = "; ".join(
+                f"nf~{r.neuron_fraction}/seed~{r.seed}/{r.model}" for r in missing.itertuples()
+            )
+            if not allow_failed:
+                raise ValueError(
+                    f"{len(missing)} of {len(expected)} configured model runs have no results "
+                    f"({runs}); rerun them, or set sweep.allow_failed_runs to summarise without"
+                )
+            logger.warning("summarising without %d failed model runs: %s", len(missing), runs)
+        spectra = []
+        for path in inputs.similarity_zarr:
+            attrs = store.read_attrs(path)
+            spectra.append(store.read_cube(path, "spectrum").assign(**{k: attrs[k] for k in KEYS}))
         fit = pd.DataFrame(
             [
-                {**{k: a[k] for k in KEYS}, "model": a["model"], "start": start, "r2": a[key]}
-                for a in map(store.read_attrs, model_stores)
-                for start, key in (("clean", "r2_clean"), ("noisy", "r2_noisy"))
+                {
+                    **{k: a[k] for k in KEYS},
+                    "model": a["model"],
+                    "start": start,
+                    "r2": a.get(f"r2_{start}", np.nan),
+                }
+                for a in map(store.read_attrs, inputs.models)
+                for start in ("clean", "noisy")
             ]
         )
-        logger.info("%d similarity rows from %d runs", len(similarity), len(similarity_csvs))
+        logger.info("%d similarity rows from %d runs", len(similarity), len(inputs.similarity_csv))
         store.write_csv(outputs.similarity, similarity)
         store.write_csv(outputs.fit, fit.sort_values([*KEYS, "model", "start"]))
         cells = ["neuron_fraction", "seed", "model", "population"]
@@ -32,7 +52,7 @@ def main(outputs, similarity_csvs, similarity_stores, model_stores, log, threads
             outputs.cube,
             {
                 "similarity": (similarity, [*cells, "metric", "k"]),
-                "spectrum": (spectra, [*cells, "k", "index"]),
+                "spectrum": (pd.concat(spectra, ignore_index=True), [*cells, "k", "index"]),
             },
             {"muscle_fraction": sorted(similarity["muscle_fraction"].unique())},
         )
@@ -40,9 +60,11 @@ def main(outputs, similarity_csvs, similarity_stores, model_stores, log, threads
 
 main(
     snakemake.output,
-    snakemake.input.similarity_csv,
-    snakemake.input.similarity_zarr,
-    snakemake.input.models,
+    snakemake.input,
+    snakemake.params.fractions,
+    snakemake.params.seeds,
+    snakemake.params.models,
+    snakemake.params.allow_failed,
     snakemake.log[0],
     snakemake.threads,
 )

@@ -4,20 +4,37 @@ from hintforce import force, store
 from hintforce.seeding import generator
 
 
-def main(output, emg_path, soc_path, observation_path, model, seed, settings, log, threads):
+def main(
+    output, emg_path, soc_path, observation_path, model, seed, settings, allow_failed, log, threads
+):
     with store.job(log, threads) as logger:
         logger.info("run %s: model %s", output, model)
         params = force.ForceParams(**settings)
         emg = store.read_dataset(emg_path, ["emg"])["emg"]
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
         seen = store.read_json(observation_path)
-        net, result = force.fit_model(
-            model,
-            emg[:, :, seen["muscles"]],
-            soc_rates[:, :, seen["neurons"]],
-            params,
-            generator(seed, "force"),
-        )
+        attrs = {
+            "model": model,
+            "seed": seed,
+            "neuron_fraction": seen["neuron_fraction"],
+            "muscle_fraction": seen["muscle_fraction"],
+            "muscles": seen["muscles"],
+            "params": params,
+        }
+        try:
+            net, result = force.fit_model(
+                model,
+                emg[:, :, seen["muscles"]],
+                soc_rates[:, :, seen["neurons"]],
+                params,
+                generator(seed, "force"),
+            )
+        except force.TrainingDiverged as err:
+            if not allow_failed:
+                raise
+            logger.error("%s diverged (recorded, allow_failed_runs is true): %s", output, err)
+            store.write_dataset(output, {}, {**attrs, "status": "diverged", "error": str(err)})
+            return
         logger.info("R^2 clean %.4f, noisy %.4f", result.r2_clean, result.r2_noisy)
         store.write_dataset(
             output,
@@ -27,15 +44,11 @@ def main(output, emg_path, soc_path, observation_path, model, seed, settings, lo
                 "training_mse": (("pass",), net.output_mse),
             },
             {
-                "model": model,
-                "seed": seed,
-                "neuron_fraction": seen["neuron_fraction"],
-                "muscle_fraction": seen["muscle_fraction"],
-                "muscles": seen["muscles"],
+                **attrs,
+                "status": "ok",
                 "r2_clean": result.r2_clean,
                 "r2_noisy": result.r2_noisy,
                 "r2_noisy_starts": result.r2_noisy_starts,
-                "params": params,
             },
         )
 
@@ -48,6 +61,7 @@ main(
     snakemake.wildcards.model,
     int(snakemake.wildcards.seed),
     snakemake.params.force,
+    snakemake.params.allow_failed,
     snakemake.log[0],
     snakemake.threads,
 )

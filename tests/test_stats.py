@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from hintforce.stats import paired_tests, summarise
+from hintforce.stats import missing_runs, paired_tests, summarise
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -199,3 +199,15 @@ def test_paired_tests_refuse_ambiguous_pairs():
     table = _paired_table([0.5, 0.6], [0.4, 0.5], seeds_ffh=[0, 0], seeds_ff=[0, 1])
     with pytest.raises(ValueError, match="more than one row"):
         paired_tests(table)
+
+
+def test_missing_runs_lists_exactly_the_expected_combinations_without_rows():
+    expected = pd.DataFrame(
+        [(s, m) for s in (1, 2, 3) for m in ("ff", "ffh")], columns=["seed", "model"]
+    )
+    table = pd.DataFrame(
+        {"seed": [1, 1, 2, 3, 3, 3], "model": ["ff", "ffh", "ff", "ff", "ffh", "ffh"]}
+    )
+    missing = missing_runs(table, expected, ["seed", "model"])
+    assert missing.to_dict("records") == [{"seed": 2, "model": "ffh"}]
+    assert missing_runs(table.iloc[:0], expected, ["seed", "model"]).shape == (6, 2)

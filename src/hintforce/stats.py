@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-__all__ = ["CONFIDENCE", "WILCOXON_ZERO_METHOD", "paired_tests", "summarise"]
+__all__ = ["CONFIDENCE", "WILCOXON_ZERO_METHOD", "missing_runs", "paired_tests", "summarise"]
 
 #: Coverage of the t-interval of :func:`summarise`.
 CONFIDENCE = 0.95
@@ -213,3 +213,32 @@ def paired_tests(
     for column in ("mean_difference", "wilcoxon_p", "ttest_p"):
         out[column] = out[column].astype(np.float64)
     return out
+
+
+def missing_runs(
+    table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]
+) -> pd.DataFrame:
+    """Rows of ``expected`` (combinations of ``keys``) that have no row in ``table``.
+
+    Used before summarising so that statistics never silently cover fewer seeds, fractions or
+    models than the study configured.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The observations, with at least the columns ``keys``.
+    expected : pandas.DataFrame
+        One row per expected combination of ``keys``.
+    keys : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        The missing combinations, columns ``keys``, in the order of ``expected``.
+    """
+    keys = list(keys)
+    _check_columns(table, keys, "table")
+    _check_columns(expected, keys, "expected")
+    present = table[keys].drop_duplicates()
+    merged = expected[keys].merge(present, on=keys, how="left", indicator=True)
+    return merged.loc[merged["_merge"] == "left_only", keys].reset_index(drop=True)

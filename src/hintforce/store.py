@@ -225,9 +225,7 @@ def write_cubes(
         if table.duplicated(list(dims)).any():
             raise ValueError(f"cube {name!r}: several rows share the same {list(dims)}")
         data = np.full([len(coords[d]) for d in dims], np.nan)
-        index = tuple(
-            pd.Index(coords[d]).get_indexer(table[d]).astype(np.intp) for d in dims
-        )
+        index = tuple(pd.Index(coords[d]).get_indexer(table[d]).astype(np.intp) for d in dims)
         data[index] = table[value].to_numpy(dtype=float)
         arrays[name] = (tuple(dims), data)
     labels = {}
@@ -246,9 +244,7 @@ def read_cube(path: str | os.PathLike, name: str, value: str = "value") -> pd.Da
     data = read_dataset(path, [name])[name]
     dims = group[name].metadata.dimension_names
     labels = dict(group.attrs).get("coords", {})
-    axes = [
-        labels[d] if d in labels else read_dataset(path, [d])[d].tolist() for d in dims
-    ]
+    axes = [labels[d] if d in labels else read_dataset(path, [d])[d].tolist() for d in dims]
     index = pd.MultiIndex.from_product(axes, names=dims)
     table = pd.DataFrame({value: data.ravel()}, index=index).reset_index()
     return table[np.isfinite(table[value])].reset_index(drop=True)

@@ -21,6 +21,11 @@ rule tables:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        fractions=[float(f) for f in FRACTIONS],
+        seeds=SEEDS,
+        models=MODELS,
+        allow_failed=config["sweep"]["allow_failed_runs"],
     script:
         "../../scripts/tables.py"
 
