@@ -66,10 +66,9 @@ def random_ei_network(rng, n, n_exc, radius):
 
 
 @pytest.fixture(scope="module")
-def problem():
-    soc = build_soc(SOCParams(), generator(0, "soc"))
+def problem(default_soc):
     emg = sample_emg(EMGParams(), generator(0, "emg")).emg
-    return soc.W, soc.excitatory, emg
+    return default_soc.W, default_soc.excitatory, emg
 
 
 @pytest.fixture(scope="module")

@@ -65,15 +65,15 @@ def params():
     return SOCParams()
 
 
-@pytest.fixture(scope="module")
-def initial(params):
-    return initial_connectivity(params, np.random.default_rng(SEED))
+@pytest.fixture
+def initial(params, default_soc_rng):
+    return initial_connectivity(params, default_soc_rng)
 
 
 @pytest.fixture(scope="module")
-def optimised(params, initial):
-    W, excitatory = initial
-    return optimise_inhibition(W, excitatory, params)
+def optimised(default_soc):
+    """The optimisation of ``initial`` (build_soc draws it from the same generator)."""
+    return default_soc
 
 
 @pytest.fixture(scope="module")
