@@ -27,7 +27,9 @@ def make_project(where: Path) -> Path:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(
-                source, where / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                source,
+                where / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake", "results"),
             )
         else:
             shutil.copy2(source, where / name)
