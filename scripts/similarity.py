@@ -4,19 +4,11 @@ from hintforce import similarity, store
 from hintforce.seeding import generator
 
 
-def ok(model_path, logger):
-    """Whether a model trained; a diverged one (kept only with allow_failed_runs) is skipped."""
-    attrs = store.read_attrs(model_path)
-    if attrs["status"] != "ok":
-        logger.warning("skipping %s: %s", model_path, attrs.get("error", attrs["status"]))
-    return attrs["status"] == "ok"
-
-
 def main(outputs, soc_path, observation_path, model_paths, models, ks, seed, log, threads):
     with store.job(log, threads) as logger:
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
         seen = store.read_json(observation_path)
-        trained = {m: p for m, p in zip(models, model_paths, strict=True) if ok(p, logger)}
+        trained = store.trained_models(dict(zip(models, model_paths, strict=True)))
         rates = {m: store.read_dataset(p, ["rates"])["rates"] for m, p in trained.items()}
         result = similarity.compare_run(
             soc_rates, rates, seen["neurons"], ks, generator(seed, "similarity")

@@ -61,7 +61,9 @@ main(
     snakemake.wildcards.model,
     int(snakemake.wildcards.seed),
     snakemake.params.force,
-    snakemake.params.allow_failed,
+    # Not a parameter on purpose: it decides only what a failing job does, so switching it
+    # on must rerun the failed trainings (their outputs are missing) and nothing else.
+    snakemake.config["sweep"]["allow_failed_runs"],
     snakemake.log[0],
     snakemake.threads,
 )

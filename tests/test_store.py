@@ -127,3 +127,24 @@ def test_cube_refuses_duplicate_cells(tmp_path):
     table = pd.DataFrame({"a": [1, 1], "value": [0.1, 0.2]})
     with pytest.raises(ValueError, match="same"):
         store.write_cubes(tmp_path / "c.zarr", {"v": (table, ["a"])})
+
+
+def test_results_get_umask_permissions_not_owner_only(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        store.write_csv(tmp_path / "t.csv", pd.DataFrame({"a": [1]}))
+        store.write_dataset(tmp_path / "d.zarr", {"a": (("i",), np.ones(2))})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "t.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d.zarr").stat().st_mode) == 0o755
+
+
+def test_a_killed_writers_temporary_sibling_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".x.zarr.tmp-dead"
+    (stale / "a").mkdir(parents=True)
+    store.write_dataset(tmp_path / "x.zarr", {"a": (("i",), np.ones(2))})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zarr"]

@@ -113,22 +113,24 @@ class ForceParams:
             return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
         need(is_int(self.n_units) and self.n_units >= 1, "n_units", "an integer >= 1")
-        need(np.isfinite(self.tau_ms) and self.tau_ms > 0, "tau_ms", "> 0")
-        need(np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms", "> 0")
+        need(np.isfinite(self.tau_ms) and self.tau_ms > 0, "tau_ms", "a finite number > 0")
+        need(np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms", "a finite number > 0")
         need(self.dt_ms < self.tau_ms, "dt_ms", f"< tau_ms={self.tau_ms}")
-        need(np.isfinite(self.g) and self.g >= 0, "g", ">= 0")
-        need(np.isfinite(self.hint_gain) and self.hint_gain >= 0, "hint_gain", ">= 0")
-        need(np.isfinite(self.alpha) and self.alpha > 0, "alpha", "> 0")
+        need(np.isfinite(self.g) and self.g >= 0, "g", "a finite number >= 0")
+        need(
+            np.isfinite(self.hint_gain) and self.hint_gain >= 0, "hint_gain", "a finite number >= 0"
+        )
+        need(np.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0")
         need(is_int(self.n_passes) and self.n_passes >= 1, "n_passes", "an integer >= 1")
-        need(np.isfinite(self.prep_ms) and self.prep_ms > 0, "prep_ms", "> 0")
+        need(np.isfinite(self.prep_ms) and self.prep_ms > 0, "prep_ms", "a finite number > 0")
         steps = self.prep_ms / self.dt_ms
         need(
             abs(steps - round(steps)) < 1e-9 * max(1.0, steps),
             "prep_ms",
             f"a multiple of dt_ms={self.dt_ms}",
         )
-        need(np.isfinite(self.init_sd) and self.init_sd >= 0, "init_sd", ">= 0")
-        need(np.isfinite(self.noise_sd) and self.noise_sd >= 0, "noise_sd", ">= 0")
+        need(np.isfinite(self.init_sd) and self.init_sd >= 0, "init_sd", "a finite number >= 0")
+        need(np.isfinite(self.noise_sd) and self.noise_sd >= 0, "noise_sd", "a finite number >= 0")
         need(
             is_int(self.n_noisy_starts) and self.n_noisy_starts >= 1,
             "n_noisy_starts",

@@ -215,9 +215,7 @@ def paired_tests(
     return out
 
 
-def missing_runs(
-    table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]
-) -> pd.DataFrame:
+def missing_runs(table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Rows of ``expected`` (combinations of ``keys``) that have no row in ``table``.
 
     Used before summarising so that statistics never silently cover fewer seeds, fractions or

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "read_dataset",
     "read_json",
     "to_jsonable",
+    "trained_models",
     "write_cubes",
     "write_csv",
     "write_dataset",
@@ -73,12 +75,18 @@ def _atomic_path(path: str | os.PathLike, directory: bool) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{final.name}.tmp-"
+    for stale in final.parent.glob(f"{glob.escape(prefix)}*"):  # left by a killed writer
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
     else:
         fd, name = tempfile.mkstemp(prefix=prefix, dir=final.parent)
         os.close(fd)
         tmp = Path(name)
+    # mkdtemp/mkstemp create owner-only entries; results get the usual permissions instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod((0o777 if directory else 0o666) & ~umask)
     try:
         yield tmp
         if final.is_dir() and not final.is_symlink():
@@ -253,6 +261,22 @@ def read_cube(path: str | os.PathLike, name: str, value: str = "value") -> pd.Da
 def read_attrs(path: str | os.PathLike) -> dict:
     """Attributes of a store written by :func:`write_dataset`."""
     return dict(_open(path).attrs)
+
+
+def trained_models(paths: Mapping[str, str | os.PathLike]) -> dict[str, str | os.PathLike]:
+    """The model stores (name -> path) whose training succeeded.
+
+    A model whose training diverged is kept as a store with attribute ``status`` other than
+    ``"ok"`` (only when the study allows failed runs); it is logged and left out.
+    """
+    kept = {}
+    for name, path in paths.items():
+        attrs = read_attrs(path)
+        if attrs.get("status") == "ok":
+            kept[name] = path
+        else:
+            log.warning("skipping %s: %s", path, attrs.get("error", attrs.get("status")))
+    return kept
 
 
 def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:

@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import hintforce
-import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 from snakemake.utils import validate
@@ -75,20 +74,25 @@ def check_config(config):
     n_muscles = gt["emg"]["n_muscles"]
     k_max = max(config["similarity"]["ks"])
     n_samples = gt["emg"]["n_conditions"] * gt["emg"]["n_times"]
+    try:
+        observe_lib.n_selected(
+            n_muscles,
+            config["observation"]["muscle_fraction"],
+            "muscle_fraction",
+            "muscles",
+        )
+    except ValueError as err:
+        config_error("observation.muscle_fraction", err)
     for fraction in config["sweep"]["neuron_fractions"]:
         try:
-            seen = observe_lib.observe(
-                n_neurons,
-                n_muscles,
-                fraction,
-                config["observation"]["muscle_fraction"],
-                np.random.default_rng(0),
+            n_observed = observe_lib.n_selected(
+                n_neurons, fraction, "neuron_fraction", "neurons"
             )
         except ValueError as err:
             config_error("sweep.neuron_fractions", err)
         limit = min(
-            len(seen.neurons) // 2,
-            (n_neurons - len(seen.neurons)) // 2,
+            n_observed // 2,
+            (n_neurons - n_observed) // 2,
             config["models"]["n_units"],
             n_samples,
         )
@@ -110,7 +114,11 @@ MODELS = ["ff", "ffh", "floor"]
 RUN = "results/runs/nf~{nf}/seed~{seed}"
 # The run shown in the example figures: first fraction, first seed.
 EXAMPLE = RUN.format(nf=FRACTIONS[0], seed=SEEDS[0])
-LIB = Path(hintforce.__file__).parent
+# The library's sources, relative to the working directory when the package lives inside it
+# (as in a clone with an editable install), so that moving the project reruns nothing.
+LIB = Path(hintforce.__file__).parent.resolve()
+if LIB.is_relative_to(Path.cwd().resolve()):
+    LIB = LIB.relative_to(Path.cwd().resolve())
 
 
 def lib(*modules):

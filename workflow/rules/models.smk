@@ -44,6 +44,5 @@ rule train:
         runtime=15,
     params:
         force=model_params,
-        allow_failed=config["sweep"]["allow_failed_runs"],
     script:
         "../../scripts/train.py"
