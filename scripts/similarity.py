@@ -15,11 +15,7 @@ def main(outputs, soc_path, observation_path, model_paths, models, ks, seed, log
         )
         if result.dropped:
             logger.warning("constant units dropped before PCA: %s", result.dropped)
-        keys = {
-            "neuron_fraction": seen["neuron_fraction"],
-            "muscle_fraction": seen["muscle_fraction"],
-            "seed": seed,
-        }
+        keys = {k: seen[k] for k in store.RUN_KEYS}
         table = result.table.assign(**keys)[[*keys, *result.table.columns]]
         logger.info("%d similarity rows", len(table))
         store.write_csv(outputs.csv, table)

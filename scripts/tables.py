@@ -2,12 +2,9 @@
 
 import itertools
 
-import numpy as np
 import pandas as pd
 
 from hintforce import stats, store
-
-KEYS = ["neuron_fraction", "muscle_fraction", "seed"]
 
 
 def main(outputs, inputs, fractions, seeds, models, allow_failed, log, threads):
@@ -28,31 +25,15 @@ def main(outputs, inputs, fractions, seeds, models, allow_failed, log, threads):
                     f"({runs}); rerun them, or set sweep.allow_failed_runs to summarise without"
                 )
             logger.warning("summarising without %d failed model runs: %s", len(missing), runs)
-        spectra = []
-        for path in inputs.similarity_zarr:
-            attrs = store.read_attrs(path)
-            spectra.append(store.read_cube(path, "spectrum").assign(**{k: attrs[k] for k in KEYS}))
-        fit = pd.DataFrame(
-            [
-                {
-                    **{k: a[k] for k in KEYS},
-                    "model": a["model"],
-                    "start": start,
-                    "r2": a.get(f"r2_{start}", np.nan),
-                }
-                for a in map(store.read_attrs, inputs.models)
-                for start in ("clean", "noisy")
-            ]
-        )
         logger.info("%d similarity rows from %d runs", len(similarity), len(inputs.similarity_csv))
         store.write_csv(outputs.similarity, similarity)
-        store.write_csv(outputs.fit, fit.sort_values([*KEYS, "model", "start"]))
+        store.write_csv(outputs.fit, store.fit_table(inputs.models))
         cells = ["neuron_fraction", "seed", "model", "population"]
         store.write_cubes(
             outputs.cube,
             {
                 "similarity": (similarity, [*cells, "metric", "k"]),
-                "spectrum": (pd.concat(spectra, ignore_index=True), [*cells, "k", "index"]),
+                "spectrum": (store.gather_spectra(inputs.similarity_zarr), [*cells, "k", "index"]),
             },
             {"muscle_fraction": sorted(similarity["muscle_fraction"].unique())},
         )

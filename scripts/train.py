@@ -14,10 +14,8 @@ def main(
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
         seen = store.read_json(observation_path)
         attrs = {
+            **{k: seen[k] for k in store.RUN_KEYS},
             "model": model,
-            "seed": seed,
-            "neuron_fraction": seen["neuron_fraction"],
-            "muscle_fraction": seen["muscle_fraction"],
             "muscles": seen["muscles"],
             "params": params,
         }

@@ -148,3 +148,26 @@ def test_a_killed_writers_temporary_sibling_is_removed_by_the_next_write(tmp_pat
     (stale / "a").mkdir(parents=True)
     store.write_dataset(tmp_path / "x.zarr", {"a": (("i",), np.ones(2))})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zarr"]
+
+
+def test_fit_table_has_a_clean_and_a_noisy_row_per_model_and_nan_for_a_diverged_one(tmp_path):
+    keys = {"neuron_fraction": 0.3, "muscle_fraction": 0.4, "seed": 2}
+    store.write_dataset(
+        tmp_path / "ff.zarr",
+        {"rates": (("i",), np.ones(2))},
+        {**keys, "model": "ff", "status": "ok", "r2_clean": 0.99, "r2_noisy": 0.9},
+    )
+    store.write_dataset(tmp_path / "ffh.zarr", {}, {**keys, "model": "ffh", "status": "diverged"})
+    fit = store.fit_table([tmp_path / "ffh.zarr", tmp_path / "ff.zarr"])
+    assert list(fit.columns) == [*store.RUN_KEYS, "model", "start", "r2"]
+    assert fit[["model", "start"]].values.tolist() == [
+        ["ff", "clean"],
+        ["ff", "noisy"],
+        ["ffh", "clean"],
+        ["ffh", "noisy"],
+    ]
+    assert fit["r2"].tolist()[:2] == [0.99, 0.9]
+    assert fit["r2"].iloc[2:].isna().all()
+    assert store.trained_models({"ff": tmp_path / "ff.zarr", "ffh": tmp_path / "ffh.zarr"}) == {
+        "ff": tmp_path / "ff.zarr"
+    }

@@ -33,7 +33,10 @@ from threadpoolctl import threadpool_limits
 from hintforce import __version__
 
 __all__ = [
+    "RUN_KEYS",
     "StoreError",
+    "fit_table",
+    "gather_spectra",
     "job",
     "read_attrs",
     "read_cube",
@@ -277,6 +280,37 @@ def trained_models(paths: Mapping[str, str | os.PathLike]) -> dict[str, str | os
         else:
             log.warning("skipping %s: %s", path, attrs.get("error", attrs.get("status")))
     return kept
+
+
+#: Keys every run's stores carry in their attributes (written by the workflow's scripts).
+RUN_KEYS = ("neuron_fraction", "muscle_fraction", "seed")
+
+
+def gather_spectra(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """The ``spectrum`` cubes of several runs' similarity stores as one tidy table, each row
+    tagged with its run's :data:`RUN_KEYS` (read from the store's attributes)."""
+    tables = []
+    for path in paths:
+        attrs = read_attrs(path)
+        tables.append(read_cube(path, "spectrum").assign(**{k: attrs[k] for k in RUN_KEYS}))
+    return pd.concat(tables, ignore_index=True)
+
+
+def fit_table(model_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Output fit of trained models: one row per model store and start (clean, noisy), columns
+    ``neuron_fraction, muscle_fraction, seed, model, start, r2`` (NaN for a diverged model),
+    sorted."""
+    rows = [
+        {
+            **{k: attrs[k] for k in RUN_KEYS},
+            "model": attrs["model"],
+            "start": start,
+            "r2": attrs.get(f"r2_{start}", np.nan),
+        }
+        for attrs in map(read_attrs, model_paths)
+        for start in ("clean", "noisy")
+    ]
+    return pd.DataFrame(rows).sort_values([*RUN_KEYS, "model", "start"], ignore_index=True)
 
 
 def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
