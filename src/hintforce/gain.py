@@ -25,8 +25,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_continuous_lyapunov
+from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
+
+from hintforce.soc import spectrum_and_gramians
 
 __all__ = [
     "GainParams",
@@ -289,11 +291,10 @@ def initial_state(W, params: GainParams | None = None):
     params = GainParams() if params is None else params
     W = _check_connectivity(W)
     n = W.shape[0]
-    a = W - np.eye(n)
-    if np.max(np.linalg.eigvals(a).real) >= 0:
-        raise ValueError("W - I must be stable (spectral abscissa of W below 1)")
-    # scipy solves a X + X a^H = q, so a = (W - I)^T gives the observability Gramian
-    q = solve_continuous_lyapunov(a.T, -2.0 * np.eye(n))
+    try:
+        _, q, _ = spectrum_and_gramians(W, 1.0)
+    except ValueError:
+        raise ValueError("W - I must be stable (spectral abscissa of W below 1)") from None
     q = 0.5 * (q + q.T)
     _, vecs = np.linalg.eigh(q)
     v = vecs[:, -1]

@@ -47,7 +47,7 @@ rule soc_connectivity:
 
 rule soc_gains:
     input:
-        lib("gain"),
+        lib("gain", "soc"),
         emg="results/ground_truth/emg.zarr",
         connectivity="results/ground_truth/connectivity.zarr",
     output:
