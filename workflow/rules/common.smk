@@ -1,4 +1,4 @@
-# Config validation, wildcard constraints and every input/param helper of the workflow.
+# Config validation and every input/param helper of the workflow.
 import sys
 from pathlib import Path
 
