@@ -228,9 +228,13 @@ def slurm_run(runs):
 
 
 @pytest.mark.slurm
-def test_every_rule_job_ran_in_a_recorded_slurm_job_step(local_run, slurm_run):
+def test_every_rule_job_ran_in_a_recorded_slurm_job_step(local_run, slurm_run, capsys):
     _, local_log = local_run
     _, _, ev = slurm_run
+    with capsys.disabled():  # the job ids go to the test log, passing or not
+        for job_id, jobs in sorted(ev["log_jobs"].items()):
+            rules = ", ".join(sorted(rule for rule, _ in jobs))
+            print(f"\nSLURM job {job_id} ({ev['allocations'][job_id]['State']}): {rules}")
     expected = Counter(executed_jobs(local_log))
     assert expected, "the local run executed no job"
     ran_under_slurm = Counter(job for jobs in ev["log_jobs"].values() for job in jobs)
