@@ -118,7 +118,7 @@ def test_bad_params_raise_naming_the_parameter(name, value):
 
 
 def test_dt_above_two_ms_is_rejected_with_the_allowed_range():
-    with pytest.raises(ValueError, match=r"dt_ms must be in \(0, 2\]"):
+    with pytest.raises(ValueError, match=r"dt_ms must be a finite number in \(0, 2\]"):
         GainParams(dt_ms=10.0)
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hintforce._validate import check_integer, check_number
+
 __all__ = [
     "EMG",
     "EMGParams",
@@ -33,18 +35,6 @@ __all__ = [
     "time_grid",
     "time_kernel",
 ]
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
-
-
-def _check_positive_finite(name: str, value: object) -> None:
-    if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number in (0, inf), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -93,9 +83,9 @@ class EMGParams:
     jitter: float = 1e-8
 
     def __post_init__(self) -> None:
-        _check_positive_int("n_muscles", self.n_muscles)
-        _check_positive_int("n_conditions", self.n_conditions)
-        _check_positive_int("n_times", self.n_times)
+        check_integer("n_muscles", self.n_muscles)
+        check_integer("n_conditions", self.n_conditions)
+        check_integer("n_times", self.n_times)
         if self.n_times < 3:
             raise ValueError(
                 f"n_times must be >= 3 (an envelope needs interior bins), got {self.n_times!r}"
@@ -108,7 +98,7 @@ class EMGParams:
             "envelope_ramp_ms",
             "jitter",
         ):
-            _check_positive_finite(name, getattr(self, name))
+            check_number(name, getattr(self, name), 0)
         for name in ("baseline_low", "baseline_high"):
             value = getattr(self, name)
             if not isinstance(value, int | float | np.integer | np.floating) or isinstance(

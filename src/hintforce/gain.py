@@ -28,6 +28,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
+from hintforce._validate import check_integer, check_number
 from hintforce.soc import spectrum_and_gramians
 
 __all__ = [
@@ -44,21 +45,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _LOG_EVERY = 25
-
-
-def _check_range(name, value, low, high, *, low_open=True, high_open=True):
-    """Raise ``ValueError`` unless ``value`` is a finite number in the given interval."""
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
-        )
-    if not ok:
-        lb = "(" if low_open else "["
-        rb = ")" if high_open else "]"
-        hi = "inf" if high == math.inf else f"{high:g}"
-        raise ValueError(f"{name} must be in {lb}{low:g}, {hi}{rb}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -126,36 +112,29 @@ class GainParams:
     tolerance: float = 1e-9
 
     def __post_init__(self):
-        _check_range("tau_ms", self.tau_ms, 0.0, math.inf)
-        _check_range("r0_hz", self.r0_hz, 0.0, math.inf)
-        _check_range("rmax_hz", self.rmax_hz, self.r0_hz, math.inf)
-        _check_range("dt_ms", self.dt_ms, 0.0, 2.0, high_open=False)
-        _check_range("bin_ms", self.bin_ms, 0.0, math.inf)
+        check_number("tau_ms", self.tau_ms, 0.0, math.inf)
+        check_number("r0_hz", self.r0_hz, 0.0, math.inf)
+        check_number("rmax_hz", self.rmax_hz, self.r0_hz, math.inf)
+        check_number("dt_ms", self.dt_ms, 0.0, 2.0, high_open=False)
+        check_number("bin_ms", self.bin_ms, 0.0, math.inf)
         ratio = self.bin_ms / self.dt_ms
         if abs(ratio - round(ratio)) > 1e-9 * ratio:
             raise ValueError(
                 f"dt_ms must divide bin_ms into a whole number of steps, got dt_ms={self.dt_ms!r}"
                 f" and bin_ms={self.bin_ms!r}"
             )
-        _check_range("x0_rms_hz", self.x0_rms_hz, 0.0, math.inf)
-        _check_range("tail_ms", self.tail_ms, 0.0, math.inf, low_open=False)
+        check_number("x0_rms_hz", self.x0_rms_hz, 0.0, math.inf)
+        check_number("tail_ms", self.tail_ms, 0.0, math.inf, low_open=False)
         ratio = self.tail_ms / self.bin_ms
         if abs(ratio - round(ratio)) > 1e-9 * max(ratio, 1.0):
             raise ValueError(
                 f"tail_ms must be a whole multiple of bin_ms={self.bin_ms!r}, got {self.tail_ms!r}"
             )
-        _check_range("tail_weight", self.tail_weight, 0.0, math.inf, low_open=False)
-        _check_range("ridge", self.ridge, 0.0, math.inf)
-        _check_range("gain_penalty", self.gain_penalty, 0.0, math.inf, low_open=False)
-        if (
-            not isinstance(self.max_iterations, int | np.integer)
-            or isinstance(self.max_iterations, bool)
-            or self.max_iterations < 1
-        ):
-            raise ValueError(
-                f"max_iterations must be an integer in [1, inf), got {self.max_iterations!r}"
-            )
-        _check_range("tolerance", self.tolerance, 0.0, math.inf)
+        check_number("tail_weight", self.tail_weight, 0.0, math.inf, low_open=False)
+        check_number("ridge", self.ridge, 0.0, math.inf)
+        check_number("gain_penalty", self.gain_penalty, 0.0, math.inf, low_open=False)
+        check_integer("max_iterations", self.max_iterations)
+        check_number("tolerance", self.tolerance, 0.0, math.inf)
 
     @property
     def steps_per_bin(self) -> int:

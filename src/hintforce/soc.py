@@ -30,6 +30,8 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.lapack import dtrsyl
 
+from hintforce._validate import check_integer, check_number, is_number
+
 __all__ = [
     "SOC",
     "SOCParams",
@@ -44,25 +46,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
-
-
-def _check_positive_finite(name: str, value: object) -> None:
-    if not _is_number(value) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number in (0, inf), got {value!r}")
-
-
-def _check_open_unit(name: str, value: object) -> None:
-    if not _is_number(value) or not (math.isfinite(value) and 0 < value < 1):
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -109,33 +92,28 @@ class SOCParams:
     log_every: int = 100
 
     def __post_init__(self) -> None:
-        _check_positive_int("n_neurons", self.n_neurons)
+        check_integer("n_neurons", self.n_neurons)
         if self.n_neurons < 2:
             raise ValueError(f"n_neurons must be >= 2, got {self.n_neurons!r}")
-        _check_open_unit("excitatory_fraction", self.excitatory_fraction)
+        check_number("excitatory_fraction", self.excitatory_fraction, 0, 1)
         n_exc = round(self.excitatory_fraction * self.n_neurons)
         if not 1 <= n_exc <= self.n_neurons - 1:
             raise ValueError(
                 f"excitatory_fraction must leave at least one excitatory and one inhibitory "
                 f"neuron among n_neurons={self.n_neurons}, got {self.excitatory_fraction!r}"
             )
-        _check_open_unit("connection_prob", self.connection_prob)
-        _check_positive_finite("radius", self.radius)
-        _check_positive_finite("gamma", self.gamma)
-        _check_positive_finite("learning_rate", self.learning_rate)
-        if not _is_number(self.target_abscissa) or not math.isfinite(self.target_abscissa):
+        check_number("connection_prob", self.connection_prob, 0, 1)
+        check_number("radius", self.radius, 0)
+        check_number("gamma", self.gamma, 0)
+        check_number("learning_rate", self.learning_rate, 0)
+        if not is_number(self.target_abscissa) or not math.isfinite(self.target_abscissa):
             raise ValueError(
                 f"target_abscissa must be a finite number below the initial spectral abscissa, "
                 f"got {self.target_abscissa!r}"
             )
-        if not _is_number(self.inhibitory_density) or not (
-            math.isfinite(self.inhibitory_density) and 0 < self.inhibitory_density <= 1
-        ):
-            raise ValueError(
-                f"inhibitory_density must be in (0, 1], got {self.inhibitory_density!r}"
-            )
-        _check_positive_int("max_iterations", self.max_iterations)
-        _check_positive_int("log_every", self.log_every)
+        check_number("inhibitory_density", self.inhibitory_density, 0, 1, high_open=False)
+        check_integer("max_iterations", self.max_iterations)
+        check_integer("log_every", self.log_every)
 
 
 @dataclass(frozen=True)
