@@ -161,6 +161,18 @@ def _style_handles(dashed: str, solid: str) -> list[Line2D]:
     ]
 
 
+def _bottom_legend(fig: Figure, handles: Sequence, labels: Sequence[str]) -> None:
+    """One row of legend entries below the panels."""
+    fig.legend(
+        handles=handles,
+        labels=labels,
+        loc="outside lower center",
+        ncols=len(handles),
+        fontsize=10,
+        frameon=False,
+    )
+
+
 def _check_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
@@ -485,14 +497,7 @@ def cca_spectra_figure(spectra: pd.DataFrame) -> Figure:
         f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; band = 95% CI)",
         fontsize=12,
     )
-    fig.legend(
-        handles=list(handles.values()),
-        labels=[_label(n) for n in handles],
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=10,
-        frameon=False,
-    )
+    _bottom_legend(fig, list(handles.values()), [_label(n) for n in handles])
     return fig
 
 
@@ -644,14 +649,7 @@ def cca_means_figure(similarity: pd.DataFrame) -> Figure:
         "same seed, FF vs FFH",
         *(_label(n) for n in ref_handles),
     ]
-    fig.legend(
-        handles=handles,
-        labels=labels,
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=10,
-        frameon=False,
-    )
+    _bottom_legend(fig, handles, labels)
     return fig
 
 
@@ -745,14 +743,7 @@ def cca_vs_fraction_figure(summary: pd.DataFrame) -> Figure:
         f"Similarity to the SOC vs observed fraction (CCA, k = {k}; mean ± 95% CI over seeds)",
         fontsize=12,
     )
-    fig.legend(
-        handles=list(handles.values()),
-        labels=[_label(n) for n in handles],
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=10,
-        frameon=False,
-    )
+    _bottom_legend(fig, list(handles.values()), [_label(n) for n in handles])
     return fig
 
 
