@@ -14,10 +14,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
+# Every sweep axis is a number in its path segment (key~value); model names come from the
+# study registry (hintforce.study).
 wildcard_constraints:
-    nf=r"0?\.\d+|1(\.0*)?",
-    seed=r"\d+",
-    model="|".join(MODELS),
+    **AXIS_CONSTRAINTS,
+    model="|".join(study.MODEL_NAMES),
 
 
 include: "workflow/rules/ground_truth.smk"

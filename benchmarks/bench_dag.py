@@ -1,9 +1,11 @@
-"""How long Snakemake takes to plan a large sweep (a dry run of >= 10,000 jobs).
+"""How long Snakemake takes to plan a large sweep (a dry run of >= 10,000 jobs, three axes).
 
 Copies the workflow into a temporary directory, layers a sweep of ``--seeds`` seeds x
-``--fractions`` neuron fractions over the default config and times ``snakemake --dry-run``.
+``--fractions`` neuron fractions x ``--hint-gains`` hint gains over the default config and
+times ``snakemake --dry-run``. With the defaults: per seed one observation, FF and the floor,
+and per (fraction, hint gain) three hinted models and a similarity job: 39 jobs per seed.
 
-    python benchmarks/bench_dag.py [--seeds 1000] [--fractions 0.1 0.2 0.3]
+    python benchmarks/bench_dag.py [--seeds 260] [--fractions 0.1 0.2 0.3] [--hint-gains ...]
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=260)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3])
+    parser.add_argument("--hint-gains", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
@@ -33,7 +36,14 @@ def main() -> None:
             shutil.copy2(ROOT / name, project / name)
         for name in ("workflow", "scripts"):
             shutil.copytree(ROOT / name, project / name)
-        sweep = {"sweep": {"seeds": list(range(args.seeds)), "neuron_fractions": args.fractions}}
+        sweep = {
+            "study": "bench_dag",
+            "sweep": {
+                "seeds": list(range(args.seeds)),
+                "neuron_fractions": args.fractions,
+                "hint_gains": args.hint_gains,
+            },
+        }
         (project / "sweep.yaml").write_text(yaml.safe_dump(sweep))
         start = time.perf_counter()
         proc = subprocess.run(

@@ -1,31 +1,38 @@
-"""Benchmark one run's similarity table at the study's default size, on one BLAS thread.
+"""Benchmark one run's similarity job at the study's default size, on one BLAS thread.
 
-SOC rates (8, 80, 200), three models (8, 80, 300), 60 observed neurons, ks (5, 10).
-Side by side: :func:`hintforce.similarity.compare_run` (one PCA per population, sliced per k)
-and a naive table built row by row from the public per-metric functions (one PCA pair per row),
-which also cross-checks that both give the same values.
+SOC rates (8 conditions, 80 time bins, 200 neurons); the five models of the study
+(:data:`hintforce.study.MODEL_NAMES`), 300 units each; 60 observed neurons and the held-out set
+equal to the 140 unobserved; ks (5, 10); the default :class:`SimilarityParams` (so
+``n_permutations`` nulls for every row, the three reference rows included). The data are
+synthetic smooth trajectories of those shapes. The acceptance budget is 5 s per run.
 
-Run: ``python benchmarks/bench_similarity.py``
+Also cross-checks a few in-sample rows against the public per-metric functions (which redo
+the PCA for every row).
+
+Run: ``python benchmarks/bench_similarity.py [n_permutations]``
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from hintforce import study
 from hintforce.similarity import (
+    SimilarityParams,
     canonical_correlations,
     compare_run,
+    condition_component,
     linear_cka,
     procrustes_angular,
     stack_conditions,
 )
 
 N_CONDITIONS, N_TIMES, N_SOC, N_UNITS, N_OBSERVED = 8, 80, 200, 300, 60
-KS = (5, 10)
-REPEATS = 10
+REPEATS = 5
 
 
 def smooth_population(rng, n_units, n_latents=15):
@@ -35,74 +42,71 @@ def smooth_population(rng, n_units, n_latents=15):
     return latents @ mixing + 0.1 * rng.standard_normal((N_CONDITIONS, N_TIMES, n_units))
 
 
-def naive_table(soc, models, observed):
-    """Model rows only, every value from the public functions (PCA redone for each row)."""
-    X = stack_conditions(soc)
-    mask = np.zeros(X.shape[1], dtype=bool)
-    mask[observed] = True
-    populations = {"all": X, "observed": X[:, mask], "unobserved": X[:, ~mask]}
+def cross_check(table, soc, models, model, populations, k):
+    """Largest difference between the table's in-sample rows of one model and the public
+    functions."""
     functions = {
-        "cca": lambda a, b, k: canonical_correlations(a, b, k).mean(),
-        "cka": linear_cka,
-        "procrustes": procrustes_angular,
+        "cca": lambda a, b: canonical_correlations(a, b, k).mean(),
+        "cka": lambda a, b: linear_cka(a, b, k),
+        "procrustes": lambda a, b: procrustes_angular(a, b, k),
     }
-    values = {}
-    for name, rates in models.items():
-        M = stack_conditions(rates)
-        for population, P in populations.items():
+    rows = table[(table.model == model) & (table.k == k) & (table.validation == "in_sample")]
+    rows = rows.set_index(["population", "metric", "component"]).value
+    worst = 0.0
+    for component, transform in (("full", np.asarray), ("condition", condition_component)):
+        X = stack_conditions(transform(models[model]))
+        Y = stack_conditions(transform(soc))
+        for population, neurons in populations.items():
             for metric, function in functions.items():
-                for k in KS:
-                    values[name, population, metric, k] = function(M, P, k)
-    return values
+                expected = function(X, Y[:, neurons])
+                worst = max(worst, abs(rows[population, metric, component] - expected))
+    return worst
 
 
-def best_time(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times))
-
-
-def main():
+def main(n_permutations=None):
     rng = np.random.default_rng(0)
     soc = smooth_population(rng, N_SOC)
-    models = {name: smooth_population(rng, N_UNITS) for name in ("ff", "ffh", "floor")}
-    observed = rng.choice(N_SOC, N_OBSERVED, replace=False)
+    models = {name: smooth_population(rng, N_UNITS) for name in study.MODEL_NAMES}
+    observed = np.sort(rng.choice(N_SOC, N_OBSERVED, replace=False))
+    held_out = np.setdiff1d(np.arange(N_SOC), observed)
+    params = SimilarityParams()
+    if n_permutations is not None:
+        params = SimilarityParams(n_permutations=n_permutations)
+    populations = dict(
+        zip(study.POPULATIONS, [np.arange(N_SOC), observed, held_out, held_out], strict=True)
+    )
+
+    def run():
+        return compare_run(soc, models, observed, held_out, params, np.random.default_rng(1))
 
     with threadpool_limits(1):
-        result = compare_run(soc, models, observed, KS, np.random.default_rng(1))
-        naive = naive_table(soc, models, observed)
-        table = result.table.set_index(["model", "population", "metric", "k"]).value
-        worst = max(abs(table[key] - value) for key, value in naive.items())
-        rows = len(result.table)
-
-        fast_min, fast_median = best_time(
-            lambda: compare_run(soc, models, observed, KS, np.random.default_rng(1)), REPEATS
+        result = run()
+        worst = cross_check(
+            result.table, soc, models, study.MODEL_NAMES[0], populations, max(params.ks)
         )
-        slow_min, slow_median = best_time(lambda: naive_table(soc, models, observed), 3)
-
-    n_naive = len(naive)
+        times = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    rows = len(result.table)
     print(
-        f"shapes: SOC {soc.shape}, models 3 x {models['ff'].shape}, observed {N_OBSERVED}, "
-        f"ks {KS}; 1 BLAS thread"
+        f"shapes: SOC {soc.shape}, models {len(models)} x {models['ff'].shape}, observed "
+        f"{N_OBSERVED}, held out {held_out.size}; ks {params.ks}; {params.n_permutations} "
+        f"permutations; predictivity on {params.n_predictor_pcs} PCs, {params.n_penalties} "
+        f"penalties; 1 BLAS thread"
     )
     print(
-        f"compare_run      : {rows} rows in {1e3 * fast_min:.1f} ms (median "
-        f"{1e3 * fast_median:.1f} ms) -> {rows / fast_min:,.0f} rows/s"
+        f"compare_run: {rows} rows (each with its null) in {1e3 * min(times):.0f} ms (median "
+        f"{1e3 * np.median(times):.0f} ms, max {1e3 * max(times):.0f} ms, {REPEATS} runs); "
+        f"max |difference| to the public functions on {study.MODEL_NAMES[0]}'s in-sample "
+        f"rows {worst:.1e}"
     )
     print(
-        f"naive per-row PCA: {n_naive} model rows in {1e3 * slow_min:.1f} ms (median "
-        f"{1e3 * slow_median:.1f} ms) -> {n_naive / slow_min:,.0f} rows/s"
+        f"RESULT compare_run_ms={1e3 * min(times):.0f} rows={rows} "
+        f"n_permutations={params.n_permutations}"
     )
-    print(
-        f"rows/s ratio compare_run / naive: {(rows / fast_min) / (n_naive / slow_min):.1f}x; "
-        f"max |difference| on shared rows {worst:.2e}"
-    )
-    print(f"RESULT compare_run_ms={1e3 * fast_min:.1f} rows={rows}")
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)

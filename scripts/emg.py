@@ -1,12 +1,13 @@
-"""Rule emg: sample the EMG-like targets from the Gaussian process."""
+"""Rule emg: sample one circuit's EMG-like targets from the Gaussian process."""
 
-from hintforce import emg, store
+from hintforce import emg, jobs, store, study
 from hintforce.seeding import generator
 
 
-def main(output, seed, settings, log, threads):
-    with store.job(log, threads) as logger:
+def main(*, output, axes, settings, log, threads):
+    with jobs.job(log, threads) as logger:
         params = emg.EMGParams(**settings)
+        seed = axes[study.GROUND_TRUTH_SEED]
         result = emg.sample_emg(params, generator(seed, "emg"))
         logger.info("sampled EMG %s (condition, time, muscle)", result.emg.shape)
         store.write_dataset(
@@ -16,14 +17,14 @@ def main(output, seed, settings, log, threads):
                 "time_ms": (("time",), result.time_ms),
                 "angle_rad": (("condition",), result.angle_rad),
             },
-            {"seed": seed, "params": params},
+            {study.GROUND_TRUTH_SEED: seed, "params": params},
         )
 
 
 main(
-    snakemake.output[0],
-    snakemake.params.seed,
-    snakemake.params.emg,
-    snakemake.log[0],
-    snakemake.threads,
+    output=snakemake.output[0],
+    axes=snakemake.params.axes,
+    settings=snakemake.params.emg,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

@@ -1,36 +1,42 @@
-"""Rule example_run_figures: model outputs vs targets and CCA-aligned latent trajectories."""
+"""Rule example_run_figures: model outputs vs targets and CCA-aligned latent trajectories of
+one run (the first value of every axis)."""
 
-from hintforce import plots, store
+from hintforce import jobs, plots, store, study
 
 
-def main(outputs, emg_path, soc_path, observation_path, model_paths, models, k, log, threads):
-    with store.job(log, threads):
+def main(
+    *, outputs, emg_path, soc_path, observation_path, model_paths, axes, models, k, log, threads
+):
+    with jobs.job(log, threads):
         targets = store.read_dataset(emg_path, ["emg", "time_ms"])
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
-        seen = store.read_json(observation_path)
+        muscles = store.read_observation(observation_path).muscles
         trained = store.trained_models(dict(zip(models, model_paths, strict=True)))
         runs = {m: store.read_dataset(p) for m, p in trained.items()}
-        fitted = [m for m in runs if m != "floor"]
+        fitted = [m for m in runs if study.model(m).trained]
+        title = plots.describe_run(axes)
         plots.model_outputs_figure(
-            targets["emg"][:, :, seen["muscles"]],
+            targets["emg"][:, :, muscles],
             {m: runs[m]["output"] for m in fitted},
             {m: store.read_attrs(p)["r2_clean"] for m, p in trained.items()},
             targets["time_ms"],
-            seen["muscles"],
+            muscles,
+            title=title,
         ).savefig(outputs.outputs, dpi=120)
-        plots.trajectories_figure(soc_rates, {m: runs[m]["rates"] for m in fitted}, k).savefig(
-            outputs.trajectories, dpi=120
-        )
+        plots.trajectories_figure(
+            soc_rates, {m: runs[m]["rates"] for m in fitted}, k, title=title
+        ).savefig(outputs.trajectories, dpi=120)
 
 
 main(
-    snakemake.output,
-    snakemake.input.emg,
-    snakemake.input.soc,
-    snakemake.input.observation,
-    snakemake.input.models,
-    snakemake.params.models,
-    snakemake.params.k,
-    snakemake.log[0],
-    snakemake.threads,
+    outputs=snakemake.output,
+    emg_path=snakemake.input.emg,
+    soc_path=snakemake.input.soc,
+    observation_path=snakemake.input.observation,
+    model_paths=snakemake.input.models,
+    axes=snakemake.params.axes,
+    models=snakemake.params.models,
+    k=snakemake.params.k,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

@@ -1,34 +1,28 @@
-"""Rule observe: choose the recorded SOC neurons and muscles of one run."""
+"""Rule observe: draw the order in which a run seed records the SOC neurons, and its muscles."""
 
-from hintforce import observe, store
+from hintforce import jobs, observe, store, study
 from hintforce.seeding import generator
 
 
-def main(output, seed, neuron_fraction, muscle_fraction, n_neurons, n_muscles, log, threads):
-    with store.job(log, threads) as logger:
+def main(*, output, axes, n_neurons, n_muscles, log, threads):
+    with jobs.job(log, threads) as logger:
         seen = observe.observe(
-            n_neurons, n_muscles, neuron_fraction, muscle_fraction, generator(seed, "observe")
+            n_neurons,
+            n_muscles,
+            axes[study.MUSCLE_FRACTION],
+            generator(axes[study.SEED], "observe"),
         )
-        logger.info("observed %d neurons, %d muscles", seen.neurons.size, seen.muscles.size)
+        logger.info("observed %d of %d muscles", seen.muscles.size, n_muscles)
         store.write_json(
-            output,
-            {
-                "seed": seed,
-                "neuron_fraction": neuron_fraction,
-                "muscle_fraction": muscle_fraction,
-                "neurons": seen.neurons,
-                "muscles": seen.muscles,
-            },
+            output, {**axes, "neuron_order": seen.neuron_order, "muscles": seen.muscles}
         )
 
 
 main(
-    snakemake.output[0],
-    int(snakemake.wildcards.seed),
-    float(snakemake.wildcards.nf),
-    snakemake.params.muscle_fraction,
-    snakemake.params.n_neurons,
-    snakemake.params.n_muscles,
-    snakemake.log[0],
-    snakemake.threads,
+    output=snakemake.output[0],
+    axes=snakemake.params.axes,
+    n_neurons=snakemake.params.n_neurons,
+    n_muscles=snakemake.params.n_muscles,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

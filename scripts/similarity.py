@@ -1,42 +1,68 @@
-"""Rule similarity: compare one run's models with the SOC (CCA on PCA, CKA, Procrustes)."""
+"""Rule similarity: compare one run's models and reference rows with the SOC, and gather the
+run's output fit."""
 
-from hintforce import similarity, store
+import numpy as np
+
+from hintforce import jobs, similarity, store, study
 from hintforce.seeding import generator
 
 
-def main(outputs, soc_path, observation_path, model_paths, models, ks, seed, log, threads):
-    with store.job(log, threads) as logger:
+def main(
+    *,
+    outputs,
+    soc_path,
+    observation_path,
+    model_paths,
+    axes,
+    models,
+    held_out_fraction,
+    settings,
+    log,
+    threads,
+):
+    with jobs.job(log, threads) as logger:
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
-        seen = store.read_json(observation_path)
-        trained = store.trained_models(dict(zip(models, model_paths, strict=True)))
+        observation = store.read_observation(observation_path)
+        observed = observation.neurons(axes[study.NEURON_FRACTION])
+        held_out = np.setdiff1d(
+            np.arange(soc_rates.shape[2]), observation.neurons(held_out_fraction)
+        )
+        paths = dict(zip(models, model_paths, strict=True))
+        trained = store.trained_models(paths)
         rates = {m: store.read_dataset(p, ["rates"])["rates"] for m, p in trained.items()}
         result = similarity.compare_run(
-            soc_rates, rates, seen["neurons"], ks, generator(seed, "similarity")
+            soc_rates,
+            rates,
+            observed,
+            held_out,
+            similarity.SimilarityParams(**settings),
+            generator(axes[study.SEED], "similarity"),
         )
         if result.dropped:
             logger.warning("constant units dropped before PCA: %s", result.dropped)
-        keys = {k: seen[k] for k in store.RUN_KEYS}
-        table = result.table.assign(**keys)[[*keys, *result.table.columns]]
+        table = result.table.assign(**axes)[list(study.SIMILARITY_COLUMNS)]
         logger.info("%d similarity rows", len(table))
         store.write_csv(outputs.csv, table)
+        store.write_csv(outputs.fit, store.fit_rows(axes, paths))
         store.write_cubes(
             outputs.zarr,
             {
-                "similarity": (result.table, ["model", "population", "metric", "k"]),
-                "spectrum": (result.spectra, ["model", "population", "k", "index"]),
+                "similarity": (result.table, list(study.ROW_KEYS)),
+                "spectrum": (result.spectra, [*study.SPECTRUM_KEYS, "index"]),
             },
-            keys,
+            {"axes": axes},
         )
 
 
 main(
-    snakemake.output,
-    snakemake.input.soc,
-    snakemake.input.observation,
-    snakemake.input.models,
-    snakemake.params.models,
-    snakemake.params.ks,
-    int(snakemake.wildcards.seed),
-    snakemake.log[0],
-    snakemake.threads,
+    outputs=snakemake.output,
+    soc_path=snakemake.input.soc,
+    observation_path=snakemake.input.observation,
+    model_paths=snakemake.input.models,
+    axes=snakemake.params.axes,
+    models=snakemake.params.models,
+    held_out_fraction=snakemake.params.held_out_fraction,
+    settings=snakemake.params.similarity,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

@@ -1,12 +1,13 @@
-"""Rule soc_connectivity: build and stability-optimise the SOC connectivity."""
+"""Rule soc_connectivity: build and stability-optimise one circuit's SOC connectivity."""
 
-from hintforce import soc, store
+from hintforce import jobs, soc, store, study
 from hintforce.seeding import generator
 
 
-def main(output, seed, settings, log, threads):
-    with store.job(log, threads) as logger:
+def main(*, output, axes, settings, log, threads):
+    with jobs.job(log, threads) as logger:
         params = soc.SOCParams(**settings)
+        seed = axes[study.GROUND_TRUTH_SEED]
         circuit = soc.build_soc(params, generator(seed, "soc"))
         logger.info(
             "spectral abscissa %.4f -> %.4f in %d iterations",
@@ -21,14 +22,14 @@ def main(output, seed, settings, log, threads):
                 "excitatory": (("neuron",), circuit.excitatory),
                 "abscissa_trace": (("iteration",), circuit.abscissa_trace),
             },
-            {"seed": seed, "params": params},
+            {study.GROUND_TRUTH_SEED: seed, "params": params},
         )
 
 
 main(
-    snakemake.output[0],
-    snakemake.params.seed,
-    snakemake.params.soc,
-    snakemake.log[0],
-    snakemake.threads,
+    output=snakemake.output[0],
+    axes=snakemake.params.axes,
+    settings=snakemake.params.soc,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

@@ -1,10 +1,10 @@
 """Rule soc_gains: fit the per-condition gains and shared readout of the SOC to the EMG."""
 
-from hintforce import gain, store
+from hintforce import gain, jobs, store
 
 
-def main(output, emg_path, connectivity_path, settings, log, threads):
-    with store.job(log, threads) as logger:
+def main(*, output, emg_path, connectivity_path, settings, log, threads):
+    with jobs.job(log, threads) as logger:
         params = gain.GainParams(**settings)
         targets = store.read_dataset(emg_path, ["emg", "time_ms"])
         circuit = store.read_dataset(connectivity_path)
@@ -34,10 +34,10 @@ def main(output, emg_path, connectivity_path, settings, log, threads):
 
 
 main(
-    snakemake.output[0],
-    snakemake.input.emg,
-    snakemake.input.connectivity,
-    snakemake.params.gain,
-    snakemake.log[0],
-    snakemake.threads,
+    output=snakemake.output[0],
+    emg_path=snakemake.input.emg,
+    connectivity_path=snakemake.input.connectivity,
+    settings=snakemake.params.gain,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

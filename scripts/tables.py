@@ -4,20 +4,23 @@ import itertools
 
 import pandas as pd
 
-from hintforce import stats, store
+from hintforce import jobs, stats, store, study
 
 
-def main(outputs, inputs, fractions, seeds, models, allow_failed, log, threads):
-    with store.job(log, threads) as logger:
+def main(*, outputs, inputs, axis_values, models, min_fit_r2, allow_failed, log, threads):
+    with jobs.job(log, threads) as logger:
         similarity = pd.concat([pd.read_csv(p) for p in inputs.similarity_csv], ignore_index=True)
+        fit = pd.concat([pd.read_csv(p) for p in inputs.fit], ignore_index=True)
         expected = pd.DataFrame(
-            itertools.product(fractions, seeds, models),
-            columns=["neuron_fraction", "seed", "model"],
+            itertools.product(*(axis_values[a] for a in study.AXIS_NAMES), models),
+            columns=[*study.AXIS_NAMES, "model"],
         )
         missing = stats.missing_runs(similarity, expected, list(expected.columns))
         if len(missing):
             runs = "; ".join(
-                f"nf~{r.neuron_fraction}/seed~{r.seed}/{r.model}" for r in missing.itertuples()
+                " ".join(f"{study.axis(a).key}~{row[a]}" for a in study.AXIS_NAMES)
+                + f" {row['model']}"
+                for _, row in missing.iterrows()
             )
             if not allow_failed:
                 raise ValueError(
@@ -26,26 +29,38 @@ def main(outputs, inputs, fractions, seeds, models, allow_failed, log, threads):
                 )
             logger.warning("summarising without %d failed model runs: %s", len(missing), runs)
         logger.info("%d similarity rows from %d runs", len(similarity), len(inputs.similarity_csv))
+        fit = stats.fit_gate(fit, min_fit_r2)
+        logger.info(
+            "fit gate (clean-start R^2 >= %g): %d of %d model runs fail",
+            min_fit_r2,
+            (~fit.loc[fit["start"] == study.STARTS[0], "passes_fit_gate"]).sum(),
+            (fit["start"] == study.STARTS[0]).sum(),
+        )
         store.write_csv(outputs.similarity, similarity)
-        store.write_csv(outputs.fit, store.fit_table(inputs.models))
-        cells = ["neuron_fraction", "seed", "model", "population"]
+        store.write_csv(outputs.fit, fit)
+        cells = [*study.AXIS_NAMES, *study.ROW_KEYS]
         store.write_cubes(
             outputs.cube,
             {
-                "similarity": (similarity, [*cells, "metric", "k"]),
-                "spectrum": (store.gather_spectra(inputs.similarity_zarr), [*cells, "k", "index"]),
+                **{
+                    name: (similarity[[*cells, name]].rename(columns={name: "value"}), cells)
+                    for name in study.SIMILARITY_VALUES
+                },
+                "spectrum": (
+                    store.gather_spectra(inputs.similarity_zarr),
+                    [*study.AXIS_NAMES, *study.SPECTRUM_KEYS, "index"],
+                ),
             },
-            {"muscle_fraction": sorted(similarity["muscle_fraction"].unique())},
         )
 
 
 main(
-    snakemake.output,
-    snakemake.input,
-    snakemake.params.fractions,
-    snakemake.params.seeds,
-    snakemake.params.models,
-    snakemake.params.allow_failed,
-    snakemake.log[0],
-    snakemake.threads,
+    outputs=snakemake.output,
+    inputs=snakemake.input,
+    axis_values=snakemake.params.axis_values,
+    models=snakemake.params.models,
+    min_fit_r2=snakemake.params.min_fit_r2,
+    allow_failed=snakemake.params.allow_failed,
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

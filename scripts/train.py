@@ -1,31 +1,48 @@
-"""Rule train: train one model (ff, ffh or the floor) of one run and evaluate it."""
+"""Rules train and train_hinted: train one model of one run and evaluate it."""
 
-from hintforce import force, store
+from hintforce import force, jobs, store, study
 from hintforce.seeding import generator
 
 
 def main(
-    output, emg_path, soc_path, observation_path, model, seed, settings, allow_failed, log, threads
+    *,
+    output,
+    emg_path,
+    soc_path,
+    observation_path,
+    model,
+    axes,
+    settings,
+    allow_failed,
+    log,
+    threads,
 ):
-    with store.job(log, threads) as logger:
-        logger.info("run %s: model %s", output, model)
+    with jobs.job(log, threads) as logger:
+        logger.info("%s: model %s", output, model)
         params = force.ForceParams(**settings)
         emg = store.read_dataset(emg_path, ["emg"])["emg"]
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
-        seen = store.read_json(observation_path)
+        observation = store.read_observation(observation_path)
+        observed = None
+        if study.model(model).hinted:
+            observed = observation.neurons(axes[study.NEURON_FRACTION])
         attrs = {
-            **{k: seen[k] for k in store.RUN_KEYS},
+            "axes": axes,
             "model": model,
-            "muscles": seen["muscles"],
+            "muscles": observation.muscles,
+            "neurons": observed,
             "params": params,
         }
+        seed = axes[study.SEED]
         try:
-            net, result = force.fit_model(
+            fit = force.fit_model(
                 model,
-                emg[:, :, seen["muscles"]],
-                soc_rates[:, :, seen["neurons"]],
+                emg[:, :, observation.muscles],
+                soc_rates,
                 params,
                 generator(seed, "force"),
+                observed=observed,
+                sham_rng=generator(seed, "sham"),
             )
         except force.TrainingDiverged as err:
             if not allow_failed:
@@ -33,16 +50,18 @@ def main(
             logger.error("%s diverged (recorded, allow_failed_runs is true): %s", output, err)
             store.write_dataset(output, {}, {**attrs, "status": "diverged", "error": str(err)})
             return
+        result = fit.evaluation
         logger.info("R^2 clean %.4f, noisy %.4f", result.r2_clean, result.r2_noisy)
         store.write_dataset(
             output,
             {
                 "rates": (("condition", "time", "unit"), result.rates),
                 "output": (("condition", "time", "muscle"), result.output),
-                "training_mse": (("pass",), net.output_mse),
+                "training_mse": (("pass",), fit.network.output_mse),
             },
             {
                 **attrs,
+                "derangement": fit.derangement,
                 "status": "ok",
                 "r2_clean": result.r2_clean,
                 "r2_noisy": result.r2_noisy,
@@ -52,16 +71,16 @@ def main(
 
 
 main(
-    snakemake.output[0],
-    snakemake.input.emg,
-    snakemake.input.soc,
-    snakemake.input.observation,
-    snakemake.wildcards.model,
-    int(snakemake.wildcards.seed),
-    snakemake.params.force,
+    output=snakemake.output[0],
+    emg_path=snakemake.input.emg,
+    soc_path=snakemake.input.soc,
+    observation_path=snakemake.input.observation,
+    model=snakemake.wildcards.model,
+    axes=snakemake.params.axes,
+    settings=snakemake.params.force,
     # Not a parameter on purpose: it decides only what a failing job does, so switching it
     # on must rerun the failed trainings (their outputs are missing) and nothing else.
-    snakemake.config["sweep"]["allow_failed_runs"],
-    snakemake.log[0],
-    snakemake.threads,
+    allow_failed=snakemake.config["sweep"]["allow_failed_runs"],
+    log=snakemake.log[0],
+    threads=snakemake.threads,
 )

@@ -1,17 +1,23 @@
+import dataclasses
 import logging
+from collections import Counter
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
+from hintforce import force
 from hintforce.emg import EMGParams, sample_emg
 from hintforce.force import (
     ForceParams,
     Network,
     TrainingDiverged,
+    derangement,
     draw_shared,
     evaluate,
     fit_floor,
     fit_model,
+    hint_targets,
     new_rls,
     r_squared,
     rls_step,
@@ -19,6 +25,16 @@ from hintforce.force import (
     train,
 )
 from hintforce.observe import observe
+from hintforce.study import MODEL_NAMES, MODELS
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Train on one BLAS thread, as the workflow's jobs do: on these small matrices threads add
+    only synchronisation, which slows training tenfold on a busy machine."""
+    with threadpool_limits(limits=1):
+        yield
+
 
 # ----------------------------------------------------------------------------------------------
 # independent reference computations
@@ -277,7 +293,7 @@ def test_study_size_networks_fit_observed_muscles_from_clean_start(study, model)
 @pytest.mark.parametrize("model", ["ff", "ffh"])
 def test_study_size_networks_fit_observed_muscles_of_the_pipeline_emg(study, model):
     emg = sample_emg(EMGParams(), np.random.default_rng(21)).emg
-    observed = observe(200, emg.shape[2], 0.3, 0.4, np.random.default_rng(22)).muscles
+    observed = observe(200, emg.shape[2], 0.4, np.random.default_rng(22)).muscles
     f_out = emg[:, :, observed]
     _, hints, shared, params, _, _ = study
     net = train(f_out, shared, params, hints if model == "ffh" else None)
@@ -480,20 +496,290 @@ def test_r_squared_is_one_for_perfect_output_and_zero_for_channel_means():
     assert r_squared(np.broadcast_to(f.mean(axis=(0, 1)), f.shape), f) == pytest.approx(0.0)
 
 
+# ----------------------------------------------------------------------------------------------
+# sham hints
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 8, 9])
+def test_derangement_is_a_permutation_without_fixed_points(n):
+    rng = np.random.default_rng(n)
+    for _ in range(200):
+        d = derangement(n, rng)
+        assert sorted(d.tolist()) == list(range(n))
+        assert np.all(d != np.arange(n))
+
+
+def test_derangement_is_deterministic_and_two_items_are_swapped():
+    a = [derangement(7, np.random.default_rng(3)).tolist() for _ in range(2)]
+    assert a[0] == a[1]
+    assert derangement(2, np.random.default_rng(0)).tolist() == [1, 0]
+
+
+def test_derangement_is_uniform_over_the_nine_derangements_of_four():
+    rng = np.random.default_rng(0)
+    counts = Counter(tuple(derangement(4, rng).tolist()) for _ in range(9000))
+    assert len(counts) == 9  # !4 = 9; a binomial count of 1000 has SD ~ 30
+    assert all(850 < c < 1150 for c in counts.values())
+
+
+@pytest.mark.parametrize("n", [-1, 0, 1, 2.0, True])
+def test_derangement_refuses_fewer_than_two_items(n):
+    with pytest.raises(ValueError, match="n >= 2"):
+        derangement(n, np.random.default_rng(0))
+
+
+def test_hint_targets_are_the_hints_another_conditions_or_their_condition_mean():
+    f_hint = scale_hints(np.random.default_rng(0).normal(size=(5, 7, 3)))
+    same, none = hint_targets("observed", f_hint)
+    np.testing.assert_array_equal(same, f_hint)
+    assert none is None
+    shuffled, d = hint_targets("shuffled", f_hint, np.random.default_rng(1))
+    np.testing.assert_array_equal(d, derangement(5, np.random.default_rng(1)))
+    for c in range(5):
+        np.testing.assert_array_equal(shuffled[c], f_hint[d[c]])
+    mean, none = hint_targets("mean", f_hint)
+    assert none is None and mean.shape == f_hint.shape
+    for c in range(5):
+        np.testing.assert_allclose(mean[c], f_hint.mean(axis=0), rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(mean[c], mean[0])
+    with pytest.raises(ValueError, match="sham_rng"):
+        hint_targets("shuffled", f_hint)
+    with pytest.raises(ValueError, match="hint kind"):
+        hint_targets("reversed", f_hint)
+
+
+# ----------------------------------------------------------------------------------------------
+# the study's models
+
+
+def kind(name):
+    return {m.name: m for m in MODELS}[name]
+
+
+UNHINTED = [m.name for m in MODELS if m.hints is None]
+HINTED = {m.hints: m.name for m in MODELS if m.hints is not None}
+
+
+def test_the_study_has_the_models_fit_model_dispatches_on():
+    assert set(HINTED) == {"observed", "shuffled", "mean"}
+    assert {kind(m).trained for m in UNHINTED} == {True, False}
+
+
+def small_run(n_soc=12, seed=5):
+    """A run's targets: 4 conditions x 15 bins, 2 muscles, rates of n_soc SOC neurons (Hz)."""
+    rng = np.random.default_rng(seed)
+    f_out = rng.uniform(0.1, 1.0, size=(4, 15, 2))
+    soc_rates = 20 + 10 * rng.normal(size=(4, 15, n_soc))
+    return f_out, soc_rates
+
+
+SMALL = ForceParams(n_units=40, n_passes=3, n_noisy_starts=2)
+OBSERVED = np.array([1, 4, 5, 9])
+
+
+def fit(name, f_out, soc_rates, observed=OBSERVED, params=SMALL, seed=77, sham_seed=78):
+    return fit_model(
+        name,
+        f_out,
+        soc_rates,
+        params,
+        np.random.default_rng(seed),
+        observed=observed,
+        sham_rng=np.random.default_rng(sham_seed),
+    )
+
+
 def test_fit_model_trains_each_model_on_one_shared_draw_per_seed():
-    rng = np.random.default_rng(5)
-    f_out = rng.uniform(0.1, 1.0, size=(3, 15, 2))
-    hint_rates = 20 + 10 * rng.normal(size=(3, 15, 4))
-    params = ForceParams(n_units=40, n_passes=3, n_noisy_starts=2)
-    shared = draw_shared(3, 2, 4, params, np.random.default_rng(77))
+    f_out, soc_rates = small_run()
+    shared = draw_shared(4, 2, 12, SMALL, np.random.default_rng(77))
+    hinted = dataclasses.replace(shared, u_hint=shared.u_hint[:, OBSERVED])
+    f_hint = scale_hints(soc_rates[:, :, OBSERVED])
+    d = derangement(4, np.random.default_rng(78))
+    mean = np.broadcast_to(f_hint.mean(axis=0), f_hint.shape)
     expected = {
-        "ff": train(f_out, shared, params),
-        "ffh": train(f_out, shared, params, scale_hints(hint_rates)),
-        "floor": fit_floor(f_out, shared, params),
+        "ff": (train(f_out, shared, SMALL), None),
+        "floor": (fit_floor(f_out, shared, SMALL), None),
+        "ffh": (train(f_out, hinted, SMALL, f_hint), None),
+        "ffh_shuffled": (train(f_out, hinted, SMALL, f_hint[d]), d),
+        "ffh_mean": (train(f_out, hinted, SMALL, mean), None),
     }
-    for model, net in expected.items():
-        got, result = fit_model(model, f_out, hint_rates, params, np.random.default_rng(77))
-        assert np.array_equal(got.J, net.J) and np.array_equal(got.W, net.W)
-        assert np.array_equal(result.rates, evaluate(net, shared, f_out, params).rates)
-    with pytest.raises(ValueError, match="model must be one of"):
-        fit_model("lstm", f_out, hint_rates, params, np.random.default_rng(0))
+    assert set(expected) == set(MODEL_NAMES)
+    for name, (net, used) in expected.items():
+        got = fit(name, f_out, soc_rates)
+        assert np.array_equal(got.network.J, net.J), name
+        assert np.array_equal(got.network.W, net.W), name
+        np.testing.assert_array_equal(got.derangement, used)
+        ev = evaluate(net, shared, f_out, SMALL)
+        assert np.array_equal(got.evaluation.rates, ev.rates), name
+        assert got.evaluation.r2_noisy == ev.r2_noisy
+    # the hints matter: the three hinted models and FF are four different networks
+    js = [fit(name, f_out, soc_rates).network.J for name in ("ff", *HINTED.values())]
+    assert all(not np.allclose(a, b) for i, a in enumerate(js) for b in js[i + 1 :])
+
+
+@pytest.fixture
+def teacher_inputs(monkeypatch):
+    """Record what fit_model hands to train / fit_floor, keyed by the model being fitted."""
+    seen = {}
+    real_train, real_floor = force.train, force.fit_floor
+
+    def spy_train(f_out, shared, params, f_hint=None):
+        seen[current[0]] = (shared, f_hint)
+        return real_train(f_out, shared, params, f_hint)
+
+    def spy_floor(f_out, shared, params):
+        seen[current[0]] = (shared, None)
+        return real_floor(f_out, shared, params)
+
+    monkeypatch.setattr(force, "train", spy_train)
+    monkeypatch.setattr(force, "fit_floor", spy_floor)
+    current = [None]
+
+    def run(name, *args, **kwargs):
+        current[0] = name
+        result = fit(name, *args, **kwargs)
+        return result, *seen.pop(name)
+
+    return run
+
+
+def test_hinted_models_share_every_draw_of_the_unhinted_ones(teacher_inputs):
+    f_out, soc_rates = small_run()
+    ff_shared = teacher_inputs("ff", f_out, soc_rates)[1]
+    floor_shared = teacher_inputs("floor", f_out, soc_rates)[1]
+    u_hint = None
+    for name in HINTED.values():
+        _, shared, f_hint = teacher_inputs(name, f_out, soc_rates)
+        assert f_hint.shape == (4, 15, OBSERVED.size)
+        for field in ("J_D", "u_in", "u_out", "init_states", "order", "eval_noise"):
+            assert np.array_equal(getattr(shared, field), getattr(ff_shared, field)), field
+            assert np.array_equal(getattr(shared, field), getattr(floor_shared, field)), field
+        # same hint weights: the observed neurons' columns of the draw for all SOC neurons
+        assert shared.u_hint.shape == (SMALL.n_units, OBSERVED.size)
+        np.testing.assert_array_equal(shared.u_hint, ff_shared.u_hint[:, OBSERVED])
+        if u_hint is not None:
+            assert np.array_equal(shared.u_hint, u_hint)
+        u_hint = shared.u_hint
+    assert ff_shared.u_hint.shape == (SMALL.n_units, 12)
+
+
+def test_sham_teachers_receive_another_conditions_hints_or_the_condition_mean(teacher_inputs):
+    f_out, soc_rates = small_run()
+    _, shared, f_hint = teacher_inputs(HINTED["observed"], f_out, soc_rates)
+    np.testing.assert_array_equal(f_hint, scale_hints(soc_rates[:, :, OBSERVED]))
+    drive = f_hint @ shared.u_hint.T  # (C, T, N): the teacher's hint input u_hint f_hint
+    result, shared_s, f_shuffled = teacher_inputs(HINTED["shuffled"], f_out, soc_rates)
+    d = result.derangement
+    assert sorted(d.tolist()) == [0, 1, 2, 3] and np.all(d != np.arange(4))
+    drive_s = f_shuffled @ shared_s.u_hint.T
+    for c in range(4):
+        np.testing.assert_array_equal(f_shuffled[c], f_hint[d[c]])
+        np.testing.assert_array_equal(drive_s[c], drive[d[c]])
+    _, shared_m, f_mean = teacher_inputs(HINTED["mean"], f_out, soc_rates)
+    drive_m = f_mean @ shared_m.u_hint.T
+    for c in range(4):
+        np.testing.assert_array_equal(f_mean[c], f_mean[0])
+        np.testing.assert_allclose(f_mean[c], f_hint.mean(axis=0), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(drive_m[c], drive.mean(axis=0), rtol=0, atol=1e-12)
+
+
+def test_the_derangement_comes_from_the_sham_generator_only():
+    f_out, soc_rates = small_run()
+    name = HINTED["shuffled"]
+    base = fit(name, f_out, soc_rates).derangement
+    assert np.array_equal(fit(name, f_out, soc_rates, seed=1).derangement, base)
+    assert np.array_equal(fit(name, f_out, soc_rates, observed=np.array([0])).derangement, base)
+    others = {tuple(fit(name, f_out, soc_rates, sham_seed=s).derangement) for s in range(8)}
+    assert len(others) > 1  # 4 conditions have 9 derangements
+
+
+def test_growing_the_observed_set_adds_hint_weights_without_redrawing_the_others(
+    teacher_inputs,
+):
+    f_out, soc_rates = small_run(n_soc=30)
+    small_set, large_set = np.array([3, 17, 20]), np.array([0, 3, 8, 17, 20, 29])
+    _, shared_1, _ = teacher_inputs(HINTED["observed"], f_out, soc_rates, observed=small_set)
+    _, shared_2, _ = teacher_inputs(HINTED["observed"], f_out, soc_rates, observed=large_set)
+    common = np.isin(large_set, small_set)
+    np.testing.assert_array_equal(shared_2.u_hint[:, common], shared_1.u_hint)
+    assert not np.allclose(shared_2.u_hint[:, ~common][:, :3], shared_1.u_hint)
+    # a neuron's hint weights depend neither on how many SOC neurons there are ...
+    fewer = draw_shared(4, 2, 21, SMALL, np.random.default_rng(77))
+    np.testing.assert_array_equal(fewer.u_hint[:, small_set], shared_1.u_hint)
+    # ... nor on the hint gain, which only scales them
+    double = dataclasses.replace(SMALL, hint_gain=2 * SMALL.hint_gain)
+    _, shared_g, _ = teacher_inputs(
+        HINTED["observed"], f_out, soc_rates, observed=small_set, params=double
+    )
+    np.testing.assert_allclose(shared_g.u_hint, 2 * shared_1.u_hint, rtol=1e-15, atol=0)
+    assert np.abs(shared_2.u_hint).max() <= SMALL.hint_gain
+
+
+@pytest.mark.parametrize("name", UNHINTED)
+def test_unhinted_models_do_not_depend_on_the_soc_neurons_or_the_hint_gain(name):
+    f_out, soc_rates = small_run(n_soc=12)
+    _, other_rates = small_run(n_soc=40, seed=6)
+    base = fit(name, f_out, soc_rates)
+    variants = [
+        fit(name, f_out, soc_rates, observed=None),
+        fit(name, f_out, other_rates, observed=np.arange(0, 40, 3)),
+        fit(name, f_out, soc_rates[:, :, :1], observed=None),
+        fit(name, f_out, soc_rates, params=dataclasses.replace(SMALL, hint_gain=0.9)),
+    ]
+    for other in variants:
+        assert np.array_equal(other.network.J, base.network.J)
+        assert np.array_equal(other.network.W, base.network.W)
+        assert np.array_equal(other.evaluation.rates, base.evaluation.rates)
+        assert other.derangement is None
+
+
+def test_with_zero_hint_gain_every_hinted_model_is_bit_identical_to_ff():
+    f_out, soc_rates = small_run()
+    params = dataclasses.replace(SMALL, hint_gain=0.0)
+    ff = fit("ff", f_out, soc_rates, params=params)
+    for name in HINTED.values():
+        got = fit(name, f_out, soc_rates, params=params)
+        assert np.array_equal(got.network.J, ff.network.J), name
+        assert np.array_equal(got.network.W, ff.network.W), name
+        assert np.array_equal(got.evaluation.rates, ff.evaluation.rates), name
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_fit_model_gives_the_same_bits_for_the_same_seed(name):
+    f_out, soc_rates = small_run()
+    a, b = fit(name, f_out, soc_rates), fit(name, f_out, soc_rates)
+    assert np.array_equal(a.network.J, b.network.J) and np.array_equal(a.network.W, b.network.W)
+    assert np.array_equal(a.network.output_mse, b.network.output_mse)
+    assert np.array_equal(a.evaluation.rates, b.evaluation.rates)
+    assert np.array_equal(a.evaluation.output, b.evaluation.output)
+    assert np.array_equal(a.evaluation.r2_noisy_starts, b.evaluation.r2_noisy_starts)
+    np.testing.assert_array_equal(a.derangement, b.derangement)
+    c = fit(name, f_out, soc_rates, seed=76)
+    assert not np.array_equal(c.evaluation.rates, a.evaluation.rates)
+
+
+def test_fit_model_refuses_unknown_models_and_missing_or_bad_inputs():
+    f_out, soc_rates = small_run()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown model"):
+        fit_model("lstm", f_out, soc_rates, SMALL, rng)
+    for name in HINTED.values():
+        with pytest.raises(ValueError, match="observed neurons"):
+            fit_model(name, f_out, soc_rates, SMALL, rng)
+        with pytest.raises(ValueError, match="observed neurons"):
+            fit_model(name, f_out, soc_rates, SMALL, rng, observed=np.array([], dtype=int))
+    with pytest.raises(ValueError, match="sham_rng"):
+        fit_model(HINTED["shuffled"], f_out, soc_rates, SMALL, rng, observed=OBSERVED)
+    cases = [
+        (soc_rates, np.array([0, 12]), r"range\(12\)"),
+        (soc_rates, np.array([-1, 2]), r"range\(12\)"),
+        (soc_rates, np.array([2, 2]), "unique"),
+        (soc_rates, np.array([[1, 2]]), "1-D"),
+        (soc_rates, np.array([0.0, 1.0]), "integer"),
+        (soc_rates[:, 1:], OBSERVED, "soc_rates must have shape"),
+        (soc_rates[0], OBSERVED, "soc_rates must have shape"),
+    ]
+    for rates, observed, match in cases:
+        for name in MODEL_NAMES:
+            with pytest.raises(ValueError, match=match):
+                fit(name, f_out, rates, observed=observed)

@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 import math
 
@@ -27,7 +28,7 @@ R0, RMAX = 20.0, 100.0
 
 
 def reference_phi(x, r0, rmax):
-    """The DESIGN.md nonlinearity, one scalar at a time."""
+    """The study's rate nonlinearity (hintforce.gain), written out one scalar at a time."""
     return np.array(
         [r0 * math.tanh(v / r0) if v < 0 else (rmax - r0) * math.tanh(v / (rmax - r0)) for v in x]
     )
@@ -345,6 +346,52 @@ def test_loss_without_tail_ridge_or_penalty_is_mean_one_minus_r2(small):
     coef, *_ = np.linalg.lstsq(design, emg.reshape(-1, emg.shape[2]), rcond=None)
     fit = (design @ coef).reshape(emg.shape)
     assert loss == pytest.approx(np.mean(1.0 - r_squared(emg, fit)), rel=1e-6)
+
+
+def test_loss_with_tail_ridge_and_penalty_matches_an_independent_weighted_ridge(small):
+    """The full loss: weighted squared error over the movement and the post-movement tail
+    (where the target is each condition's final EMG value), the ridge on the readout and the
+    gain penalty, against an augmented least-squares fit of the same problem."""
+    W, excitatory, emg, params, x0, u = small
+    full = GainParams(
+        tau_ms=params.tau_ms,
+        dt_ms=params.dt_ms,
+        bin_ms=params.bin_ms,
+        x0_rms_hz=params.x0_rms_hz,
+        tail_ms=3 * params.bin_ms,
+        tail_weight=0.7,
+        ridge=50.0,
+        gain_penalty=0.2,
+    )
+    assert full.tail_bins == 3
+    loss, _ = loss_and_grad(u, W, excitatory, x0, emg, full)
+    n_move = emg.shape[1]
+    n_samples = n_move + full.tail_bins
+    states = simulate(W, np.exp(u), x0, full, (n_samples - 1) * full.steps_per_bin)
+    sampled = states[:, :: full.steps_per_bin]
+    rates = phi(np.exp(u)[:, None, :] * sampled, R0, RMAX)[:, :, excitatory]  # (C, S, NE)
+    targets = np.concatenate(
+        [emg, np.repeat(emg[:, -1:, :], full.tail_bins, axis=1)], axis=1
+    )  # (C, S, M)
+    weights = np.concatenate([np.ones(n_move), np.full(full.tail_bins, 0.7)])
+    root_w = np.sqrt(np.broadcast_to(weights, rates.shape[:2])).reshape(-1, 1)
+    n_exc = rates.shape[2]
+    design = np.concatenate([rates.reshape(-1, n_exc), np.ones((root_w.size, 1))], 1) * root_w
+    target = targets.reshape(-1, emg.shape[2]) * root_w
+    penalty = np.sqrt(50.0) * np.eye(n_exc, n_exc + 1)  # the bias is not penalised
+    coef, *_ = np.linalg.lstsq(
+        np.concatenate([design, penalty]),
+        np.concatenate([target, np.zeros((n_exc, emg.shape[2]))]),
+        rcond=None,
+    )
+    residual = target - design @ coef
+    centred = emg - emg.mean(axis=(0, 1))
+    ss_tot = (centred**2).sum(axis=(0, 1))
+    per_muscle = ((residual**2).sum(axis=0) + 50.0 * (coef[:n_exc] ** 2).sum(axis=0)) / ss_tot
+    expected = per_muscle.mean() + 0.2 * np.mean(u**2)
+    assert loss == pytest.approx(expected, rel=1e-6)
+    no_tail = dataclasses.replace(full, tail_ms=0.0)
+    assert loss_and_grad(u, W, excitatory, x0, emg, no_tail)[0] != pytest.approx(loss, rel=1e-3)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -5,29 +7,38 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
-from hintforce import plots, stats
+from hintforce import plots, study
 from hintforce.similarity import pca_scores, stack_conditions
 
 N_CONDITIONS, N_TIMES = 4, 20
-MODELS = ("floor", "ff", "ffh")
-REFERENCES = ("soc_split", "soc_observed")
-POPULATIONS = ("all", "observed", "unobserved")
+CIRCUIT, SEED = study.GROUND_TRUTH_SEED, study.SEED
+FRACTION, GAIN = study.NEURON_FRACTION, study.HINT_GAIN
+# The swept values of the synthetic summary; the other axes have one value each.
+SWEEP = {CIRCUIT: (2021, 2020), FRACTION: (0.5, 0.1, 0.3), GAIN: (1.0, 0.1, 0.3)}
+FIXED = {study.MUSCLE_FRACTION: 0.4, study.N_UNITS: 50}
+POPULATIONS = ("observed", "unobserved", study.HELD_OUT)
+K = 5
 
 
 def _data_axes(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.has_data()]
 
 
-def _titled(fig: Figure) -> list:
-    return [ax for ax in _data_axes(fig) if ax.get_title()]
-
-
 def _smooth(rng, shape):
     """Smooth random traces along axis 1 (time)."""
     return rng.standard_normal(shape).cumsum(axis=1) / np.sqrt(shape[1])
+
+
+def _gid(ax, gid):
+    lines = [ln for ln in ax.get_lines() if ln.get_gid() == gid]
+    assert len(lines) == 1, gid
+    return lines[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,66 +68,118 @@ def ground_truth():
     )
 
 
-def _similarity_table(rng, fractions=(0.3,), seeds=(0, 1, 2), ks=(5, 10)):
-    base = {"floor": 0.3, "ff": 0.4, "ffh": 0.6, "soc_split": 0.85, "soc_observed": 0.75}
-    rows = []
-    for nf in fractions:
-        for seed in seeds:
-            for model, b in base.items():
-                for population in POPULATIONS:
-                    if model == "soc_observed" and population != "unobserved":
-                        continue
-                    for k in ks:
-                        for metric in ("cca", "cka", "procrustes"):
-                            value = b + nf / 10 + 0.05 * rng.standard_normal()
-                            rows.append((nf, 0.4, seed, model, population, metric, k, value))
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "neuron_fraction",
-            "muscle_fraction",
-            "seed",
-            "model",
-            "population",
-            "metric",
-            "k",
-            "value",
-        ],
-    )
-
-
 @pytest.fixture(scope="module")
 def ground_truth_fig(ground_truth):
-    return plots.ground_truth_figure(**ground_truth, n_example_neurons=3)
+    return plots.ground_truth_figure(**ground_truth, n_example_neurons=3, title="gt~2020")
+
+
+def _summary(seed=4, circuits=SWEEP[CIRCUIT]):
+    """A summary.csv-like table: per-circuit rows (over seeds) for every circuit and, with
+    several circuits, cross-circuit rows (``ground_truth_seed`` empty), for the similarity
+    (quantities value and null_mean) and the fit (metric r2, clean and noisy starts)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    cells = [(c, SEED, 5) for c in circuits]
+    if len(circuits) > 1:
+        cells.append((np.nan, CIRCUIT, len(circuits)))
+    names = (*study.MODEL_NAMES, *study.REFERENCES)
+    for (circuit, over, n), nf, hg in itertools.product(cells, SWEEP[FRACTION], SWEEP[GAIN]):
+        cell = {CIRCUIT: circuit, **FIXED, FRACTION: nf, GAIN: hg, "n_over": over, "n": n}
+        keys = itertools.product(
+            names, POPULATIONS, ("cca", "cka"), (K, 10), study.COMPONENTS, study.VALIDATIONS
+        )
+        for model, population, metric, k, component, validation in keys:
+            for quantity in ("value", "null_mean"):
+                if model in study.REFERENCES and quantity == "null_mean":
+                    continue
+                mean = rng.uniform(0.1, 0.9)
+                half = rng.uniform(0.01, 0.1)
+                rows.append(
+                    {
+                        **cell,
+                        "model": model,
+                        "population": population,
+                        "metric": metric,
+                        "k": k,
+                        "component": component,
+                        "validation": validation,
+                        "start": np.nan,
+                        "quantity": quantity,
+                        "mean": mean,
+                        "ci_low": mean - half,
+                        "ci_high": mean + half,
+                    }
+                )
+        for model, start in itertools.product(study.MODEL_NAMES, study.STARTS):
+            mean, half = rng.uniform(0.5, 1.0), rng.uniform(0.01, 0.05)
+            rows.append(
+                {
+                    **cell,
+                    "model": model,
+                    "metric": "r2",
+                    "start": start,
+                    "quantity": "value",
+                    "mean": mean,
+                    "ci_low": mean - half,
+                    "ci_high": mean + half,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
-def similarity_table():
-    return _similarity_table(np.random.default_rng(2), fractions=(0.5, 0.3))
+def summary():
+    return _summary()
+
+
+def _fit_table(seed=5):
+    rng = np.random.default_rng(seed)
+    rows = [
+        {CIRCUIT: c, **FIXED, SEED: s, FRACTION: nf, GAIN: hg, "model": m, "start": st}
+        for c, s, nf, hg, m, st in itertools.product(
+            SWEEP[CIRCUIT], range(3), SWEEP[FRACTION], SWEEP[GAIN], study.MODEL_NAMES, study.STARTS
+        )
+    ]
+    table = pd.DataFrame(rows)
+    return table.assign(r2=rng.uniform(0.3, 1.0, len(table)), passes_fit_gate=True)
+
+
+def _rows(table, **conditions):
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in conditions.items():
+        mask &= table[column].isna() if pd.isna(value) else table[column] == value
+    return table[mask]
+
+
+def _first_cell(**conditions):
+    """The cell the figures draw: pooled over circuits, the other axes at their first value."""
+    cell = {CIRCUIT: np.nan, **FIXED, FRACTION: 0.1, GAIN: 0.1}
+    return {name: value for name, value in cell.items() if name not in conditions} | conditions
 
 
 @pytest.fixture(scope="module")
 def spectra():
     rng = np.random.default_rng(3)
     rows = []
-    for nf in (0.5, 0.3):
-        for seed in range(3):
-            for model in (*MODELS, *REFERENCES):
-                for population in POPULATIONS:
-                    if model == "soc_observed" and population != "unobserved":
-                        continue
-                    for k in (5, 10):
-                        rho = np.sort(rng.uniform(0, 1, k))[::-1]
-                        rows += [(nf, seed, model, population, k, i, v) for i, v in enumerate(rho)]
-    return pd.DataFrame(
-        rows, columns=["neuron_fraction", "seed", "model", "population", "k", "index", "value"]
-    )
-
-
-@pytest.fixture(scope="module")
-def summary():
-    table = _similarity_table(np.random.default_rng(4), fractions=(0.1, 0.3, 0.5))
-    return stats.summarise(table, by=["model", "population", "metric", "k", "neuron_fraction"])
+    for circuit, seed, nf in itertools.product((2020, 2021), range(3), (0.5, 0.3)):
+        run = {CIRCUIT: circuit, **FIXED, SEED: seed, FRACTION: nf, GAIN: 0.3}
+        for model, population, k, component in itertools.product(
+            (*study.MODEL_NAMES, *study.REFERENCES), POPULATIONS, (3, 6), study.COMPONENTS
+        ):
+            rho = np.sort(rng.uniform(0, 1, k))[::-1]
+            for i, v in enumerate(rho):
+                rows.append(
+                    {
+                        **run,
+                        "model": model,
+                        "population": population,
+                        "k": k,
+                        "component": component,
+                        "index": i,
+                        "value": v,
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def _linear_copy_of_soc(seed, n_latents):
@@ -129,39 +192,50 @@ def _linear_copy_of_soc(seed, n_latents):
     return soc, model
 
 
+def _outputs(targets, rng):
+    return {m: targets + 0.05 * rng.standard_normal(targets.shape) for m in study.MODEL_NAMES}
+
+
 # ---------------------------------------------------------------------------------------------
 # Every figure
 
 
-def _all_figures(ground_truth, similarity_table, spectra, summary):
-    rng = np.random.default_rng(5)
-    targets = ground_truth["emg"][:, :, [0, 3]]
-    outputs = {"ff": targets + 0.05, "ffh": targets - 0.02}
-    soc, model = _linear_copy_of_soc(6, 3)
-    other = model + 5 * _smooth(rng, model.shape)
-    return {
-        "ground_truth": plots.ground_truth_figure(**ground_truth),
-        "model_outputs": plots.model_outputs_figure(
-            targets, outputs, {"ff": 0.9, "ffh": 0.97}, ground_truth["time_ms"], [0, 3]
-        ),
-        "cca_spectra": plots.cca_spectra_figure(spectra),
-        "cca_means": plots.cca_means_figure(similarity_table),
-        "cca_vs_fraction": plots.cca_vs_fraction_figure(summary),
-        "trajectories": plots.trajectories_figure(soc, {"ff": model, "ffh": other}, 3),
-    }
+@pytest.fixture(scope="module")
+def headline_fig(summary):
+    return plots.headline_figure(summary, K)
 
 
 def test_every_figure_saves_to_a_non_empty_png_with_titles_and_labels(
-    tmp_path, ground_truth, similarity_table, spectra, summary
+    tmp_path, ground_truth, ground_truth_fig, summary, spectra, headline_fig
 ):
-    figures = _all_figures(ground_truth, similarity_table, spectra, summary)
+    rng = np.random.default_rng(5)
+    targets = ground_truth["emg"][:, :, [0, 3]]
+    soc, model = _linear_copy_of_soc(6, 3)
+    run = "gt~2020 mf~0.4 seed~1 n~50 nf~0.3 hg~0.3"
+    figures = {
+        "ground_truth": ground_truth_fig,
+        "model_outputs": plots.model_outputs_figure(
+            targets,
+            _outputs(targets, rng),
+            dict.fromkeys(study.MODEL_NAMES, 0.9),
+            ground_truth["time_ms"],
+            [0, 3],
+            title=run,
+        ),
+        "trajectories": plots.trajectories_figure(
+            soc, {m: model + rng.standard_normal(model.shape) for m in study.MODEL_NAMES}, 3
+        ),
+        "cca_spectra": plots.cca_spectra_figure(spectra),
+        "headline": headline_fig,
+        "axis": plots.axis_figure(summary, FRACTION, K, populations=("unobserved", study.HELD_OUT)),
+        "tradeoff": plots.tradeoff_figure(summary, GAIN, K),
+    }
     for name, fig in figures.items():
         assert isinstance(fig, Figure), name
-        assert _data_axes(fig), name
+        assert fig.get_suptitle(), name
         for ax in _data_axes(fig):
             assert ax.get_title(), f"{name}: an axes without title"
-        assert fig.get_suptitle() or all(ax.get_title() for ax in fig.axes), name
-        assert any(ax.get_xlabel() for ax in _data_axes(fig)) or name == "cca_means", name
+        assert any(ax.get_xlabel() for ax in _data_axes(fig)), name
         assert any(ax.get_ylabel() for ax in _data_axes(fig)), name
         path = tmp_path / f"{name}.png"
         fig.savefig(path, dpi=40)
@@ -169,8 +243,23 @@ def test_every_figure_saves_to_a_non_empty_png_with_titles_and_labels(
         assert path.stat().st_size > 1000, name
 
 
+def test_colours_and_labels_come_from_the_registry():
+    names = (*study.MODEL_NAMES, *study.REFERENCES)
+    colours = [to_rgba(plots.model_color(n)) for n in names]
+    assert len(set(colours)) == len(names)
+    assert all(plots.MODEL_LABELS[m.name] == m.label for m in study.MODELS)
+    styles = [plots.REFERENCE_STYLES[n]["linestyle"] for n in study.REFERENCES]
+    assert len(set(styles)) == len(styles)
+
+
+def test_describe_run_reads_like_the_run_path():
+    values = {CIRCUIT: 2020, **FIXED, SEED: 1, FRACTION: 0.3, GAIN: 0.3, "model": "x"}
+    assert plots.describe_run(values) == "gt~2020 mf~0.4 seed~1 n~50 nf~0.3 hg~0.3"
+    assert plots.describe_run({CIRCUIT: np.nan, GAIN: 1}) == "gt~all hg~1.0"
+
+
 # ---------------------------------------------------------------------------------------------
-# 1. Ground truth
+# Ground truth
 
 
 def test_ground_truth_figure_has_one_panel_per_muscle_example_neuron_pcs_and_abscissa(
@@ -179,16 +268,18 @@ def test_ground_truth_figure_has_one_panel_per_muscle_example_neuron_pcs_and_abs
     fig = ground_truth_fig
     n_muscles = ground_truth["emg"].shape[2]
     assert len(_data_axes(fig)) == n_muscles + 3 + 2
-    muscle_titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("muscle")]
-    assert len(muscle_titles) == n_muscles
-    for m, title in enumerate(muscle_titles):
-        assert f"{ground_truth['r2'][m]:.3f}" in title
+    muscle_axes = [ax for ax in fig.axes if ax.get_title().startswith("muscle")]
+    assert len(muscle_axes) == n_muscles
+    for m, ax in enumerate(muscle_axes):
+        assert f"{ground_truth['r2'][m]:.3f}" in ax.get_title()
+    # Six muscles: a balanced 2 x 3 grid, not 5 + 1.
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in muscle_axes] == [(2, 3)] * 6
+    assert "gt~2020" in fig.get_suptitle()
 
 
 def test_ground_truth_example_neurons_are_the_highest_variance_ones(ground_truth, ground_truth_fig):
     rates = ground_truth["rates"]
-    fig = ground_truth_fig
-    shown = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("neuron")]
+    shown = [ax.get_title() for ax in ground_truth_fig.axes if ax.get_title().startswith("neuron")]
     variance = np.array([rates[:, :, i].var() for i in range(rates.shape[2])])
     expected = np.argsort(variance)[::-1][:3]
     assert shown == [f"neuron {i + 1}" for i in expected]
@@ -197,45 +288,35 @@ def test_ground_truth_example_neurons_are_the_highest_variance_ones(ground_truth
 def test_ground_truth_readout_lines_hold_the_fit_and_targets_are_dashed(
     ground_truth, ground_truth_fig
 ):
-    fig = ground_truth_fig
-    ax = next(a for a in fig.axes if a.get_title().startswith("muscle 2,"))
+    ax = next(a for a in ground_truth_fig.axes if a.get_title().startswith("muscle 2,"))
     solid = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(solid) == len(dashed) == N_CONDITIONS
-    fitted = np.array([line.get_ydata() for line in solid])
-    target = np.array([line.get_ydata() for line in dashed])
-    np.testing.assert_array_equal(fitted, ground_truth["emg_fit"][:, :, 1])
-    np.testing.assert_array_equal(target, ground_truth["emg"][:, :, 1])
+    np.testing.assert_array_equal([ln.get_ydata() for ln in solid], ground_truth["emg_fit"][..., 1])
+    np.testing.assert_array_equal([ln.get_ydata() for ln in dashed], ground_truth["emg"][..., 1])
 
 
 def test_ground_truth_pc_panel_shows_the_top_two_principal_components(
     ground_truth, ground_truth_fig
 ):
-    rates = ground_truth["rates"]
-    fig = ground_truth_fig
-    ax = next(a for a in fig.axes if a.get_xlabel().startswith("PC 1"))
+    ax = next(a for a in ground_truth_fig.axes if a.get_xlabel().startswith("PC 1"))
     curves = [line for line in ax.get_lines() if len(line.get_xdata()) > 1]
     plotted = np.concatenate([np.column_stack(line.get_data()) for line in curves])
-    X = stack_conditions(rates)
-    Xc = X - X.mean(axis=0)
-    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+    X = stack_conditions(ground_truth["rates"])
+    U, S, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
     for j in range(2):
         expected = U[:, j] * S[j]
         sign = np.sign(expected @ plotted[:, j])
         np.testing.assert_allclose(plotted[:, j], sign * expected, atol=1e-8)
 
 
-def test_ground_truth_abscissa_is_on_a_log_axis_with_the_target_line(
+def test_ground_truth_abscissa_axis_is_log_or_linear_with_the_target_line(
     ground_truth, ground_truth_fig
 ):
-    fig = ground_truth_fig
-    ax = next(a for a in fig.axes if "spectral abscissa" in a.get_ylabel())
+    ax = next(a for a in ground_truth_fig.axes if "spectral abscissa" in a.get_ylabel())
     assert ax.get_yscale() == "log"
     levels = [line.get_ydata() for line in ax.get_lines()]
     assert any(np.all(np.asarray(y) == ground_truth["target_abscissa"]) for y in levels)
-
-
-def test_ground_truth_abscissa_axis_is_linear_when_the_trace_crosses_zero(ground_truth):
     args = dict(ground_truth, abscissa_trace=np.linspace(2.0, -0.5, 30), target_abscissa=-0.1)
     fig = plots.ground_truth_figure(**args)
     ax = next(a for a in fig.axes if "spectral abscissa" in a.get_ylabel())
@@ -249,151 +330,55 @@ def test_ground_truth_figure_rejects_mismatched_fit(ground_truth):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Model outputs
+# One run: model outputs and trajectories
 
 
-def test_model_outputs_grid_is_models_by_muscles_with_outputs_solid(ground_truth):
+def test_model_outputs_grid_is_models_in_registry_order_by_muscles(ground_truth):
     rng = np.random.default_rng(7)
     targets = ground_truth["emg"][:, :, [1, 2, 4]]
-    outputs = {
-        "ff": targets + 0.1 * rng.standard_normal(targets.shape),
-        "ffh": targets + 0.01 * rng.standard_normal(targets.shape),
-    }
-    fig = plots.model_outputs_figure(
-        targets, outputs, {"ff": 0.91, "ffh": 0.995}, ground_truth["time_ms"], [1, 2, 4]
-    )
-    axes = _data_axes(fig)
-    assert len(axes) == 2 * 3
-    grid = np.array(axes).reshape(2, 3)
-    assert "0.910" in grid[0, 0].get_ylabel() and "0.995" in grid[1, 0].get_ylabel()
-    assert "muscle 5" in grid[1, 2].get_title()
-    for i, name in enumerate(("ff", "ffh")):
+    given = dict(reversed(_outputs(targets, rng).items()))  # registry order is restored
+    r2 = {m: 0.9 + i / 100 for i, m in enumerate(study.MODEL_NAMES)}
+    fig = plots.model_outputs_figure(targets, given, r2, ground_truth["time_ms"], [1, 2, 4])
+    grid = np.array(_data_axes(fig)).reshape(len(study.MODEL_NAMES), 3)
+    for i, model in enumerate(study.MODELS):
+        assert f"{r2[model.name]:.3f}" in grid[i, 0].get_ylabel()
+        assert grid[i, 0].get_title().startswith(model.label)
         for j in range(3):
             solid = [ln.get_ydata() for ln in grid[i, j].get_lines() if ln.get_linestyle() == "-"]
-            np.testing.assert_array_equal(np.array(solid), outputs[name][:, :, j])
+            np.testing.assert_array_equal(np.array(solid), given[model.name][:, :, j])
+    assert "muscle 5" in grid[-1, 2].get_title()
+
+
+def test_model_outputs_title_names_the_run_and_clears_the_legend(ground_truth):
+    targets = ground_truth["emg"][:, :, :2]
+    outputs = _outputs(targets, np.random.default_rng(8))
+    run = "gt~2020 mf~0.4 seed~1 n~50 nf~0.3 hg~0.3"
+    fig = plots.model_outputs_figure(
+        targets, outputs, dict.fromkeys(outputs, 0.9), ground_truth["time_ms"], [0, 1], title=run
+    )
+    assert run in fig.get_suptitle()
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (suptitle,) = [
+        a for a in fig.get_children() if isinstance(a, Text) and a.get_text().endswith(run)
+    ]
+    legend = fig.legends[0].get_window_extent(renderer)
+    title = suptitle.get_window_extent(renderer)
+    assert not legend.overlaps(title)
+    assert all(legend.y1 <= ax.get_window_extent(renderer).y0 for ax in fig.axes)
 
 
 def test_model_outputs_figure_requires_an_r2_per_model(ground_truth):
     targets = ground_truth["emg"][:, :, :2]
-    with pytest.raises(ValueError, match="ffh"):
+    with pytest.raises(ValueError, match=study.FFH):
         plots.model_outputs_figure(
-            targets, {"ff": targets, "ffh": targets}, {"ff": 1.0}, ground_truth["time_ms"], [0, 1]
+            targets,
+            {study.FF: targets, study.FFH: targets},
+            {study.FF: 1.0},
+            ground_truth["time_ms"],
+            [0, 1],
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. CCA spectra
-
-
-def test_cca_spectra_draws_seed_means_of_the_largest_k_and_smallest_fraction(spectra):
-    fig = plots.cca_spectra_figure(spectra)
-    axes = _data_axes(fig)
-    assert len(axes) == 3
-    sub = spectra[(spectra["k"] == 10) & (spectra["neuron_fraction"] == 0.3)]
-    for ax, population in zip(axes, POPULATIONS, strict=True):
-        assert population in ax.get_title()
-        expected = (
-            sub[(sub["population"] == population) & (sub["model"] == "ffh")]
-            .groupby("index")["value"]
-            .mean()
-            .to_numpy()
-        )
-        colour = matplotlib.colors.to_hex(plots.MODEL_COLORS["ffh"])
-        lines = [ln for ln in ax.get_lines() if matplotlib.colors.to_hex(ln.get_color()) == colour]
-        assert len(lines) == 1
-        np.testing.assert_allclose(lines[0].get_ydata(), expected)
-        np.testing.assert_array_equal(lines[0].get_xdata(), np.arange(1, 11))
-        dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
-        assert len(dashed) == (2 if population == "unobserved" else 1)
-
-
-# ---------------------------------------------------------------------------------------------
-# 4. Mean CCA per model
-
-
-def test_cca_means_bars_are_seed_means_of_the_first_fraction(similarity_table):
-    fig = plots.cca_means_figure(similarity_table)
-    axes = np.array(_data_axes(fig)).reshape(2, 3)
-    sub = similarity_table[
-        (similarity_table["metric"] == "cca") & (similarity_table["neuron_fraction"] == 0.3)
-    ]
-    for i, k in enumerate((5, 10)):
-        for j, population in enumerate(POPULATIONS):
-            ax = axes[i, j]
-            assert population in ax.get_title() and f"k = {k}" in ax.get_title()
-            ticks = [t.get_text() for t in ax.get_xticklabels()]
-            assert ticks == [plots.MODEL_LABELS[m] for m in MODELS]
-            cell = sub[(sub["k"] == k) & (sub["population"] == population)]
-            means = cell.groupby("model")["value"].mean()
-            bars = [c for c in ax.containers if isinstance(c, BarContainer)]
-            heights = [bar.patches[0].get_height() for bar in bars]
-            np.testing.assert_allclose(heights, [means[m] for m in MODELS])
-            levels = sorted(
-                float(ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == "--"
-            )
-            refs = [m for m in REFERENCES if m in set(cell["model"])]
-            assert levels == pytest.approx(sorted(means[m] for m in refs))
-
-
-def test_cca_means_connects_ff_and_ffh_of_each_seed_and_counts_wins(similarity_table):
-    fig = plots.cca_means_figure(similarity_table)
-    ax = _data_axes(fig)[2]  # unobserved, k = 5
-    cell = similarity_table[
-        (similarity_table["metric"] == "cca")
-        & (similarity_table["neuron_fraction"] == 0.3)
-        & (similarity_table["k"] == 5)
-        & (similarity_table["population"] == "unobserved")
-    ]
-    ff = cell[cell["model"] == "ff"].set_index("seed")["value"]
-    ffh = cell[cell["model"] == "ffh"].set_index("seed")["value"]
-    pairs = sorted(
-        tuple(ln.get_ydata())
-        for ln in ax.get_lines()
-        if len(ln.get_ydata()) == 2 and ln.get_linestyle() == "-"
-    )
-    assert pairs == sorted((ff[s], ffh[s]) for s in ff.index)
-    wins = int((ffh > ff).sum())
-    assert any(t.get_text() == f"FFH > FF in {wins}/{len(ff)} seeds" for t in ax.texts)
-
-
-def test_cca_means_figure_requires_the_similarity_columns(similarity_table):
-    with pytest.raises(ValueError, match="seed"):
-        plots.cca_means_figure(similarity_table.drop(columns="seed"))
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. Mean CCA vs fraction
-
-
-def test_cca_vs_fraction_puts_unobserved_first_and_plots_means_of_the_largest_k(summary):
-    fig = plots.cca_vs_fraction_figure(summary)
-    axes = _data_axes(fig)
-    assert len(axes) == 3
-    assert "unobserved" in axes[0].get_title()
-    expected = (
-        summary[
-            (summary["model"] == "ffh")
-            & (summary["population"] == "unobserved")
-            & (summary["metric"] == "cca")
-            & (summary["k"] == 10)
-        ]
-        .sort_values("neuron_fraction")["mean"]
-        .to_numpy()
-    )
-    colour = matplotlib.colors.to_hex(plots.MODEL_COLORS["ffh"])
-    lines = [
-        ln
-        for ln in axes[0].get_lines()
-        if matplotlib.colors.to_hex(ln.get_color()) == colour
-        and len(ln.get_ydata()) == 3
-        and ln.get_linestyle() == "-"
-    ]
-    assert len(lines) == 1
-    np.testing.assert_allclose(lines[0].get_ydata(), expected)
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. Trajectories
 
 
 def _curves(ax, prefix):
@@ -407,10 +392,11 @@ def _curves(ax, prefix):
 def test_trajectories_of_a_linear_copy_of_the_soc_coincide_in_aligned_space():
     k = 3
     soc, model = _linear_copy_of_soc(8, k)
-    fig = plots.trajectories_figure(soc, {"ff": model}, k)
+    fig = plots.trajectories_figure(soc, {study.FF: model}, k, title="gt~1")
     (ax,) = _data_axes(fig)
-    soc_xy = _curves(ax, "soc/ff/")
-    model_xy = _curves(ax, "ff/")
+    assert "gt~1" in fig.get_suptitle()
+    soc_xy = _curves(ax, f"soc/{study.FF}/")
+    model_xy = _curves(ax, f"{study.FF}/")
     assert soc_xy.shape == model_xy.shape == (N_CONDITIONS, N_TIMES, 2)
     for j in range(2):
         sign = np.sign(np.sum(soc_xy[..., j] * model_xy[..., j]))
@@ -426,31 +412,214 @@ def test_trajectories_of_a_linear_copy_of_the_soc_coincide_in_aligned_space():
 def test_trajectories_figure_has_one_panel_per_model_titled_with_mean_rho():
     soc, model = _linear_copy_of_soc(9, 3)
     noisy = model + _smooth(np.random.default_rng(10), model.shape) * model.std()
-    fig = plots.trajectories_figure(soc, {"ff": noisy, "ffh": model}, 3)
+    fig = plots.trajectories_figure(soc, {study.FFH: model, study.FF: noisy}, 3)
     axes = _data_axes(fig)
     assert len(axes) == 2
-    assert "FF" in axes[0].get_title() and "FFH" in axes[1].get_title()
+    assert "vs FF " in axes[0].get_title() and "vs FFH " in axes[1].get_title()
     assert "mean ρ = 1.00" in axes[1].get_title()
     assert "mean ρ = 1.00" not in axes[0].get_title()
 
 
 def test_trajectories_figure_rejects_mismatched_conditions():
     soc, model = _linear_copy_of_soc(11, 3)
-    with pytest.raises(ValueError, match="ff"):
-        plots.trajectories_figure(soc, {"ff": model[:-1]}, 3)
+    with pytest.raises(ValueError, match=study.FF):
+        plots.trajectories_figure(soc, {study.FF: model[:-1]}, 3)
 
 
-def test_similarity_figures_draw_a_single_seed_without_intervals(tmp_path):
-    table = _similarity_table(np.random.default_rng(12), seeds=(7,), ks=(2,))
-    spectra = table[table["metric"] == "cca"].drop(columns=["muscle_fraction", "metric"])
-    spectra = spectra.assign(index=0)
-    summary = stats.summarise(table, by=["model", "population", "metric", "k", "neuron_fraction"])
-    figures = [
-        plots.cca_means_figure(table),
-        plots.cca_spectra_figure(spectra),
-        plots.cca_vs_fraction_figure(summary),
-    ]
-    for i, fig in enumerate(figures):
-        assert len(_data_axes(fig)) == 3
-        fig.savefig(tmp_path / f"{i}.png", dpi=40)
-        assert (tmp_path / f"{i}.png").stat().st_size > 1000
+# ---------------------------------------------------------------------------------------------
+# Spectra
+
+
+def test_cca_spectra_draws_the_mean_and_range_over_seeds_of_the_first_cell(spectra):
+    fig = plots.cca_spectra_figure(spectra, SEED)
+    axes = _data_axes(fig)
+    assert len(axes) == len(POPULATIONS)
+    sub = _rows(spectra, k=6, component="full", **{CIRCUIT: 2020, FRACTION: 0.3})
+    assert "gt~2020" in fig.get_suptitle() and "nf~0.3" in fig.get_suptitle()
+    for ax, population in zip(axes, study.POPULATIONS[1:], strict=True):
+        assert population.replace("_", "-") in ax.get_title()
+        for name in (*study.MODEL_NAMES, *study.REFERENCES):
+            runs = _rows(sub, model=name, population=population).pivot(
+                index=SEED, columns="index", values="value"
+            )
+            line = _gid(ax, name)
+            np.testing.assert_allclose(line.get_ydata(), runs.mean().to_numpy())
+            np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 7))
+            if name in study.MODEL_NAMES:
+                _assert_band(ax, name, np.arange(1, 7), runs.min(), runs.max())
+
+
+# ---------------------------------------------------------------------------------------------
+# Headline
+
+
+def test_headline_bars_and_null_markers_are_the_summary_means_of_the_pooled_cell(
+    summary, headline_fig
+):
+    axes = _data_axes(headline_fig)
+    assert len(axes) == len(study.COMPONENTS)
+    assert (
+        "gt~all" in headline_fig.get_suptitle() and "nf~0.1 hg~0.1" in headline_fig.get_suptitle()
+    )
+    cell = _rows(
+        summary,
+        population="unobserved",
+        metric="cca",
+        k=K,
+        validation="cross_validated",
+        **_first_cell(),
+    )
+    for ax, component in zip(axes, study.COMPONENTS, strict=True):
+        assert component in ax.get_title()
+        panel = _rows(cell, component=component)
+        means = _rows(panel, quantity="value").set_index("model")["mean"]
+        nulls = _rows(panel, quantity="null_mean").set_index("model")["mean"]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [m.label for m in study.MODELS]
+        (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+        heights = [bar.get_height() for bar in bars.patches]
+        np.testing.assert_allclose(heights, means[list(study.MODEL_NAMES)])
+        np.testing.assert_allclose(_gid(ax, "null").get_ydata(), nulls[list(study.MODEL_NAMES)])
+        for reference in (study.CEILING, study.BASELINE, study.RELIABILITY):
+            assert _gid(ax, reference).get_ydata()[0] == pytest.approx(means[reference])
+
+
+def test_headline_ceiling_and_baseline_lines_differ_in_colour_and_style(headline_fig):
+    ax = _data_axes(headline_fig)[0]
+    ceiling, baseline = _gid(ax, study.CEILING), _gid(ax, study.BASELINE)
+    assert to_rgba(ceiling.get_color()) != to_rgba(baseline.get_color())
+    assert ceiling.get_linestyle() != baseline.get_linestyle()
+    labels = [t.get_text() for t in headline_fig.legends[0].get_texts()]
+    assert plots.MODEL_LABELS[study.CEILING] in labels
+    assert plots.MODEL_LABELS[study.BASELINE] in labels
+
+
+def test_headline_of_one_circuit_draws_its_first_cell():
+    summary = _summary(seed=6, circuits=(2023,))
+    fig = plots.headline_figure(summary, 10, metric="cka")
+    assert "gt~2023" in fig.get_suptitle() and "n = 5 seed" in fig.get_suptitle()
+    ax = _data_axes(fig)[0]
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)][0]
+    expected = _rows(
+        summary,
+        population="unobserved",
+        metric="cka",
+        k=10,
+        validation="cross_validated",
+        component="full",
+        quantity="value",
+        **_first_cell(**{CIRCUIT: 2023}),
+    ).set_index("model")["mean"]
+    np.testing.assert_allclose(
+        [b.get_height() for b in bars.patches], expected[list(study.MODEL_NAMES)]
+    )
+
+
+def test_headline_tolerates_missing_optional_columns(summary):
+    optional = ["quantity", "n", "n_over", "ci_low", "ci_high", "validation"]
+    values = _rows(summary, quantity="value", validation="cross_validated", **{CIRCUIT: 2020})
+    fig = plots.headline_figure(values.drop(columns=optional), K)
+    assert not [ln for ln in _data_axes(fig)[0].get_lines() if ln.get_gid() == "null"]
+    # Without the validation column, the two validations are two rows per bar: refused.
+    with pytest.raises(ValueError, match="one summary row"):
+        plots.headline_figure(summary.drop(columns="validation"), K)
+
+
+def test_headline_requires_the_summary_columns(summary):
+    with pytest.raises(ValueError, match="mean"):
+        plots.headline_figure(summary.drop(columns="mean"), K)
+    with pytest.raises(ValueError, match="k = 7"):
+        plots.headline_figure(summary, 7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Similarity against a swept axis
+
+
+def _assert_band(ax, gid, x, low, high):
+    (band,) = [c for c in ax.collections if c.get_gid() == f"{gid}/band"]
+    vertices = np.concatenate([p.vertices for p in band.get_paths()])
+    for xi, lo, hi in zip(x, low, high, strict=True):
+        ys = vertices[np.isclose(vertices[:, 0], xi), 1]
+        np.testing.assert_allclose([ys.min(), ys.max()], [lo, hi])
+
+
+@pytest.mark.parametrize("axis_name", [FRACTION, GAIN])
+def test_axis_figure_draws_one_line_per_model_with_its_ci_band(summary, axis_name):
+    fig = plots.axis_figure(summary, axis_name, K, populations=("unobserved", study.HELD_OUT))
+    axes = np.array(_data_axes(fig)).reshape(2, len(study.COMPONENTS))
+    values = sorted(SWEEP[axis_name])
+    assert "gt~all" in fig.get_suptitle()
+    assert f"{study.axis(axis_name).key}~" not in fig.get_suptitle()
+    rows = _rows(summary, metric="cca", k=K, validation="cross_validated", quantity="value")
+    cell = _first_cell(**{axis_name: np.nan})
+    cell.pop(axis_name)
+    rows = _rows(rows, **cell)
+    for i, population in enumerate(("unobserved", study.HELD_OUT)):
+        for j, component in enumerate(study.COMPONENTS):
+            ax = axes[i, j]
+            panel = _rows(rows, population=population, component=component)
+            for name in (*study.MODEL_NAMES, *study.REFERENCES):
+                curve = _rows(panel, model=name).sort_values(axis_name)
+                line = _gid(ax, name)
+                np.testing.assert_array_equal(line.get_xdata(), values)
+                np.testing.assert_allclose(line.get_ydata(), curve["mean"])
+                if name in study.MODEL_NAMES:
+                    _assert_band(ax, name, values, curve["ci_low"], curve["ci_high"])
+
+
+def test_axis_figure_across_circuits_uses_the_per_circuit_rows(summary):
+    fig = plots.axis_figure(summary, CIRCUIT, K)
+    ax = _data_axes(fig)[0]
+    np.testing.assert_array_equal(_gid(ax, study.FFH).get_xdata(), sorted(SWEEP[CIRCUIT]))
+    assert "n = 5 seed" in fig.get_suptitle()
+
+
+def test_axis_figure_rejects_an_unknown_axis(summary):
+    with pytest.raises(ValueError, match="unknown axis"):
+        plots.axis_figure(summary, "temperature", K)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trade-off
+
+
+def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
+    fig = plots.tradeoff_figure(summary, GAIN, K)
+    (ax,) = _data_axes(fig)
+    cell = _first_cell()
+    cell.pop(GAIN)
+    sim = _rows(
+        summary,
+        population="unobserved",
+        metric="cca",
+        k=K,
+        component="condition",
+        validation="cross_validated",
+        quantity="value",
+        **cell,
+    )
+    r2 = _rows(summary, metric="r2", start="noisy", **cell)
+    gains = sorted(SWEEP[GAIN])
+    for model in study.MODELS:
+        line = _gid(ax, model.name)
+        y = _rows(sim, model=model.name).sort_values(GAIN)["mean"].to_numpy()
+        x = _rows(r2, model=model.name).sort_values(GAIN)["mean"].to_numpy()
+        if model.hinted:
+            np.testing.assert_allclose(line.get_xdata(), x)
+            np.testing.assert_allclose(line.get_ydata(), y)
+        else:  # one point, at the first gain
+            np.testing.assert_allclose(line.get_xdata(), x[:1])
+            np.testing.assert_allclose(line.get_ydata(), y[:1])
+    labels = {t.get_text() for t in ax.texts}
+    assert labels == {f"hg {g}" for g in gains}
+    assert len(ax.texts) == len(gains) * len(study.hinted_models())
+
+
+def test_tradeoff_with_the_fit_table_takes_its_mean_over_runs(summary):
+    fit = _fit_table()
+    fig = plots.tradeoff_figure(summary, GAIN, K, fit=fit)
+    (ax,) = _data_axes(fig)
+    runs = _rows(fit, start="noisy", **FIXED, **{FRACTION: 0.1})
+    for name in study.hinted_models():
+        expected = _rows(runs, model=name).groupby(GAIN)["r2"].mean()
+        np.testing.assert_allclose(_gid(ax, name).get_xdata(), expected.to_numpy())

@@ -17,3 +17,20 @@ def test_streams_differ_between_stages_and_seeds():
 def test_bad_seed_or_stage_is_refused(seed, stage):
     with pytest.raises(ValueError, match="seed|stage"):
         generator(seed, stage)
+
+
+def test_stage_numbers_are_append_only():
+    # renumbering a stage would silently change every result drawn from it
+    assert STAGES == {
+        "emg": 0,
+        "soc": 1,
+        "gain": 2,
+        "observe": 3,
+        "force": 4,
+        "similarity": 5,
+        "sham": 6,
+    }
+
+
+def test_the_sham_stream_is_not_the_training_stream():
+    assert not np.array_equal(generator(4, "sham").random(3), generator(4, "force").random(3))

@@ -6,8 +6,8 @@ workflow runs twice in copies of the project: once locally, once through
 ``--profile profiles/slurm`` with the partition and account pointed at the test cluster
 (and its logs kept, status polled sooner). The SLURM run must have executed every
 rule-job inside a SLURM job step that slurmdbd recorded, in fewer SLURM jobs than
-rule-jobs (the profile's groups), and must produce byte-identical
-``results/tables/*.csv``.
+rule-jobs (the profile's groups), and must produce byte-identical tables
+(``results/<study>/tables/*.csv`` and ``findings.html``).
 
 Needs root and apt-get (skipped otherwise) and the ``slurm`` extra
 (``pip install '.[slurm]'``).
@@ -27,11 +27,24 @@ from pathlib import Path
 import pytest
 import yaml
 from slurm_cluster import SlurmCluster, slurm_cluster, unavailable_reason
-from workflow_utils import SMALL, make_project
+from workflow_utils import RESULTS, SMALL, make_project
+
+from hintforce import study
 
 PROFILE = "profiles/slurm"
-#: Tables of the output contract (DESIGN.md); every csv under results/tables is compared.
-CONTRACT_TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv")
+#: Tables of the output contract (DESIGN.md); every csv and HTML page under
+#: results/<study>/tables is compared.
+CONTRACT_TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv", "findings.html")
+#: The directory of a run seed's observation (circuit, muscle fraction, seed): its jobs (the
+#: observation, the models and the similarities) form one connected piece of the `run` group.
+_RUN_SEED_DIR = re.compile(
+    re.escape(f"{RESULTS}/runs/")
+    + "/".join(
+        f"{study.axis(a).key}~[^/]+"
+        for a in (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
+    )
+    + "/"
+)
 #: Wall-clock bounds of one Snakemake run (seconds); `timeout -k` enforces them, since
 #: Snakemake traps SIGTERM to cancel its jobs.
 LOCAL_LIMIT = 600
@@ -176,7 +189,11 @@ def slurm_evidence(project: Path, cluster: SlurmCluster, main_log: str) -> dict:
 
 
 def tables(project: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((project / "results" / "tables").glob("*.csv"))}
+    """The study's tables (CSV and HTML) by name, as bytes."""
+    directory = project / RESULTS / "tables"
+    return {
+        p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".csv", ".html")
+    }
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -262,9 +279,13 @@ def test_groups_bundle_rule_jobs_into_fewer_slurm_jobs(local_run, slurm_run):
     _, local_log = local_run
     project, _, ev = slurm_run
     jobs = executed_jobs(local_log)
-    runs = {m.group(0) for _, out in jobs if (m := re.search(r"results/runs/[^/]+/[^/]+/", out))}
+    runs = {m.group(0) for _, out in jobs if (m := _RUN_SEED_DIR.search(out))}
     assert runs, "the local run trained no run"
     profile = yaml.safe_load((project / PROFILE / "config.yaml").read_text())
+    # Every rule-job of the run group lies in one of these pieces.
+    for rule, out in jobs:
+        if profile["groups"][rule] == "run":
+            assert _RUN_SEED_DIR.search(out), (rule, out)
     per_job = profile["group-components"]["run"]
     # One SLURM job for each of the other groups (ground truth, aggregation), and the runs
     # in batches of group-components.
@@ -280,7 +301,7 @@ def test_slurm_run_tables_are_byte_identical_to_the_local_run(local_run, slurm_r
     assert set(CONTRACT_TABLES) <= set(local_tables)
     assert list(slurm_tables) == list(local_tables)
     for name, content in local_tables.items():
-        assert slurm_tables[name] == content, f"results/tables/{name} differs"
+        assert slurm_tables[name] == content, f"{RESULTS}/tables/{name} differs"
 
 
 @pytest.mark.workflow
@@ -294,21 +315,45 @@ def test_slurm_profile_names_exactly_the_workflow_rules(tmp_path):
     assert set(profile["group-components"]) == set(profile["groups"].values())
 
 
+def job_counts(text: str) -> Counter:
+    """Rule -> number of jobs, from the job stats table of a (dry) run, rule `all` left out."""
+    table = text[text.index("Job stats:") :]
+    table = table[: re.search(r"^total\s+\d+$", table, flags=re.M).end()]
+    counts = Counter(
+        {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+    )
+    total = counts.pop("total")
+    counts.pop("all", None)
+    assert sum(counts.values()) + 1 == total, table
+    return counts
+
+
 @pytest.mark.workflow
 def test_grouping_submits_a_1000_seed_sweep_in_under_a_tenth_as_many_slurm_jobs(tmp_path):
     project = make_project(tmp_path / "project")
-    (project / "sweep.yaml").write_text(yaml.safe_dump({"sweep": {"seeds": list(range(1000))}}))
+    seeds = list(range(1000))
+    (project / "sweep.yaml").write_text(yaml.safe_dump({"sweep": {"seeds": seeds}}))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--dry-run", "--profile", PROFILE]
         + ["--configfile", "sweep.yaml"],
         cwd=project,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
-    jobs = int(re.search(r"^total\s+(\d+)", text, flags=re.M).group(1)) - 1  # minus `all`
-    submissions = len(re.findall(r"Group job \w+ \(jobs", text))
-    assert jobs >= 5000
-    assert 0 < submissions <= jobs / 10
+    counts = job_counts(text)
+    groups = yaml.safe_load((project / PROFILE / "config.yaml").read_text())["groups"]
+    # Per seed at the default study (one circuit, muscle fraction, size, neuron fraction and
+    # hint gain): its observation, every model and the run's similarity.
+    run_jobs = sum(n for rule, n in counts.items() if groups[rule] == "run")
+    assert run_jobs == len(seeds) * (1 + len(study.MODEL_NAMES) + 1), counts
+    # Every job is planned inside a group job, none on its own ...
+    members = len(re.findall(r"^ {4}(?:local)?rule \w+:$", text, flags=re.M))
+    alone = len(re.findall(r"^(?:local)?rule (?!all:)\w+:$", text, flags=re.M))
+    assert (members, alone) == (sum(counts.values()), 0)
+    # ... and the groups make at most one SLURM job per 10 rule-jobs of the runs, and overall.
+    submissions = Counter(re.findall(r"Group job (\w+) \(jobs", text))
+    assert 0 < submissions["run"] <= run_jobs / 10
+    assert 0 < sum(submissions.values()) <= sum(counts.values()) / 10

@@ -3,7 +3,17 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from hintforce.stats import missing_runs, paired_tests, summarise
+from hintforce import study
+from hintforce.stats import (
+    FIT_METRIC,
+    fit_gate,
+    holm,
+    missing_runs,
+    paired_study,
+    paired_tests,
+    summarise,
+    summarise_study,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -23,6 +33,10 @@ def _paired_table(ffh, ff, seeds_ffh=None, seeds_ff=None, **extra):
     for column, val in extra.items():
         table[column] = val
     return table
+
+
+def _ffh_vs_ff(table, **kwargs):
+    return paired_tests(table, a="ffh", b="ff", by=["population", "metric", "k"], **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +111,7 @@ def test_summary_refuses_a_missing_column():
 
 
 def test_paired_tests_have_the_specified_columns():
-    out = paired_tests(_paired_table([0.5, 0.6, 0.7], [0.4, 0.5, 0.4]))
+    out = _ffh_vs_ff(_paired_table([0.5, 0.6, 0.7], [0.4, 0.5, 0.4]))
     assert list(out.columns) == [
         "population",
         "metric",
@@ -108,6 +122,7 @@ def test_paired_tests_have_the_specified_columns():
         "ties",
         "wilcoxon_p",
         "ttest_p",
+        "wilcoxon_min_p",
     ]
     assert len(out) == 1
 
@@ -115,7 +130,7 @@ def test_paired_tests_have_the_specified_columns():
 def test_five_wins_out_of_five_give_the_hand_computed_p_values():
     ff = np.array([0.30, 0.35, 0.40, 0.38, 0.42])
     d = np.array([0.01, 0.02, 0.03, 0.04, 0.05])
-    row = paired_tests(_paired_table(ff + d, ff)).iloc[0]
+    row = _ffh_vs_ff(_paired_table(ff + d, ff)).iloc[0]
     assert row["n"] == 5 and row["wins"] == 5 and row["ties"] == 0
     assert row["mean_difference"] == pytest.approx(0.03)
     # all 5 signed ranks positive: exact two-sided p = 2 * (1 / 2**5)
@@ -130,7 +145,7 @@ def test_paired_tests_match_scipy_on_the_same_pairs():
     rng = np.random.default_rng(0)
     ff = rng.uniform(0.3, 0.5, 12)
     ffh = ff + rng.normal(0.05, 0.05, 12)
-    row = paired_tests(_paired_table(ffh, ff)).iloc[0]
+    row = _ffh_vs_ff(_paired_table(ffh, ff)).iloc[0]
     assert row["wilcoxon_p"] == pytest.approx(scipy.stats.wilcoxon(ffh, ff).pvalue, rel=1e-12)
     assert row["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(ffh, ff).pvalue, rel=1e-12)
     assert row["wins"] == np.count_nonzero(ffh > ff)
@@ -141,7 +156,7 @@ def test_pairing_by_seed_ignores_unmatched_seeds_and_row_order():
     ffh = {0: 0.9, 1: 0.5, 2: 0.6, 3: 0.7, 4: 0.55, 5: 0.2}
     ff = {6: 0.9, 4: 0.50, 3: 0.6, 2: 0.52, 1: 0.45}
     table = _paired_table(list(ffh.values()), list(ff.values()), list(ffh), list(ff))
-    row = paired_tests(table).iloc[0]
+    row = _ffh_vs_ff(table).iloc[0]
     seeds = [1, 2, 3, 4]
     a, b = np.array([ffh[s] for s in seeds]), np.array([ff[s] for s in seeds])
     assert row["n"] == 4
@@ -153,7 +168,7 @@ def test_pairing_by_seed_ignores_unmatched_seeds_and_row_order():
 def test_tied_pairs_are_counted_and_dropped_from_the_signed_ranks():
     ff = np.array([0.4, 0.4, 0.5, 0.3, 0.6, 0.2, 0.35, 0.45])
     d = np.array([0.0, 0.0, 0.1, 0.2, 0.3, -0.4, 0.5, 0.6])
-    row = paired_tests(_paired_table(ff + d, ff)).iloc[0]
+    row = _ffh_vs_ff(_paired_table(ff + d, ff)).iloc[0]
     assert row["ties"] == 2 and row["wins"] == 5 and row["n"] == 8
     # the six non-zero differences alone: the negative one has rank 4, and 2 * #{subsets of
     # 1..6 with rank sum <= 4} / 2**6 = 2 * (1 + 1 + 1 + 2 + 2) / 64 (sums 0, 1, 2, 3, 4)
@@ -163,14 +178,14 @@ def test_tied_pairs_are_counted_and_dropped_from_the_signed_ranks():
 
 def test_all_zero_differences_give_nan_p_values_without_warnings():
     ff = [0.4, 0.5, 0.6]
-    row = paired_tests(_paired_table(ff, ff)).iloc[0]
+    row = _ffh_vs_ff(_paired_table(ff, ff)).iloc[0]
     assert row["ties"] == 3 and row["wins"] == 0 and row["mean_difference"] == 0.0
     assert np.isnan(row["wilcoxon_p"]) and np.isnan(row["ttest_p"])
 
 
 def test_constant_nonzero_differences_give_a_nan_t_test_but_a_wilcoxon_p():
     ff = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    row = paired_tests(_paired_table(ff + 0.25, ff)).iloc[0]
+    row = _ffh_vs_ff(_paired_table(ff + 0.25, ff)).iloc[0]
     assert np.isnan(row["ttest_p"])
     assert row["wilcoxon_p"] == pytest.approx(2 / 2**6)
 
@@ -178,7 +193,7 @@ def test_constant_nonzero_differences_give_a_nan_t_test_but_a_wilcoxon_p():
 @pytest.mark.parametrize(("n_ffh", "n_ff"), [(1, 1), (1, 0), (0, 3)])
 def test_fewer_than_two_pairs_give_nan_p_values(n_ffh, n_ff):
     table = _paired_table([0.5, 0.6, 0.7][:n_ffh], [0.4, 0.3, 0.2][:n_ff])
-    row = paired_tests(table).iloc[0]
+    row = _ffh_vs_ff(table).iloc[0]
     assert row["n"] == min(n_ffh, n_ff)
     assert np.isnan(row["wilcoxon_p"]) and np.isnan(row["ttest_p"])
 
@@ -189,7 +204,7 @@ def test_paired_tests_group_by_every_requested_column():
     floor = _paired_table([0.1, 0.1, 0.1], [0.1, 0.1, 0.1], neuron_fraction=0.3)
     floor["model"] = floor["model"].map({"ffh": "floor", "ff": "other"})
     table = pd.concat([high, low, floor], ignore_index=True)
-    out = paired_tests(table, by=["neuron_fraction", "metric"])
+    out = paired_tests(table, a="ffh", b="ff", by=["neuron_fraction", "metric"])
     assert list(out.neuron_fraction) == [0.1, 0.3]
     np.testing.assert_allclose(out.mean_difference, [0.1, (0.5 + 0.3 + 0.35) / 3])
     assert list(out.n) == [3, 3]
@@ -198,7 +213,7 @@ def test_paired_tests_group_by_every_requested_column():
 def test_paired_tests_refuse_ambiguous_pairs():
     table = _paired_table([0.5, 0.6], [0.4, 0.5], seeds_ffh=[0, 0], seeds_ff=[0, 1])
     with pytest.raises(ValueError, match="more than one row"):
-        paired_tests(table)
+        _ffh_vs_ff(table)
 
 
 def test_missing_runs_lists_exactly_the_expected_combinations_without_rows():
@@ -211,3 +226,400 @@ def test_missing_runs_lists_exactly_the_expected_combinations_without_rows():
     missing = missing_runs(table, expected, ["seed", "model"])
     assert missing.to_dict("records") == [{"seed": 2, "model": "ffh"}]
     assert missing_runs(table.iloc[:0], expected, ["seed", "model"]).shape == (6, 2)
+
+
+def test_paired_tests_count_wins_in_the_direction_the_metric_improves():
+    ff = np.array([0.5, 0.6, 0.7, 0.8])
+    ffh = ff + np.array([-0.1, -0.2, 0.1, -0.3])  # three distances fall, one rises
+    rising = _ffh_vs_ff(_paired_table(ffh, ff)).iloc[0]
+    falling = _ffh_vs_ff(_paired_table(ffh, ff), higher_is_better=False).iloc[0]
+    assert rising["wins"] == 1 and falling["wins"] == 3
+    assert falling["mean_difference"] == pytest.approx(-0.125)  # a - b whatever the direction
+    assert falling["wilcoxon_p"] == rising["wilcoxon_p"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_wilcoxon_min_p_is_the_exact_p_of_all_differences_of_one_sign(n):
+    ff = np.linspace(0.1, 0.5, n)
+    row = _ffh_vs_ff(_paired_table(ff + 0.01 * np.arange(1, n + 1), ff)).iloc[0]
+    assert row["wilcoxon_min_p"] == pytest.approx(min(1.0, 2 / 2**n))
+    if n >= 2:
+        assert row["wilcoxon_p"] == pytest.approx(row["wilcoxon_min_p"])
+
+
+def test_wilcoxon_min_p_counts_only_the_untied_pairs():
+    ff = np.array([0.4, 0.4, 0.5, 0.3, 0.6, 0.2])
+    d = np.array([0.0, 0.0, 0.1, 0.2, 0.3, 0.4])
+    row = _ffh_vs_ff(_paired_table(ff + d, ff)).iloc[0]
+    assert row["ties"] == 2 and row["wilcoxon_min_p"] == pytest.approx(2 / 2**4)
+
+
+def test_paired_tests_without_by_compare_the_whole_table():
+    out = paired_tests(_paired_table([0.5, 0.6, 0.8], [0.4, 0.5, 0.6]), a="ffh", b="ff")
+    assert len(out) == 1 and out.iloc[0]["n"] == 3 and out.columns[0] == "n"
+
+
+# ---------------------------------------------------------------------------------------------
+# holm
+
+
+def _holm_by_hand(p):
+    """Holm's procedure as printed: step down the sorted p-values, multiplier m, m-1, ..."""
+    tested = [(value, i) for i, value in enumerate(p) if not np.isnan(value)]
+    tested.sort()
+    m = len(tested)
+    out = [np.nan] * len(p)
+    running = 0.0
+    for step, (value, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - step) * value))
+        out[i] = running
+    return out
+
+
+def test_holm_matches_a_hand_computed_family():
+    p = [0.01, 0.04, 0.03, np.nan, 0.005]
+    # m = 4 tested: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04;
+    # the running maximum makes the last 0.06; the NaN is not in the family
+    expected = [0.03, 0.06, 0.06, np.nan, 0.02]
+    np.testing.assert_allclose(holm(p), expected, rtol=1e-12)
+
+
+def test_holm_caps_at_one_and_keeps_a_single_p():
+    np.testing.assert_allclose(holm([0.6, 0.7]), [1.0, 1.0])
+    np.testing.assert_allclose(holm([0.2]), [0.2])
+    assert np.isnan(holm([np.nan, np.nan])).all() and holm([]).shape == (0,)
+
+
+def test_holm_matches_the_step_down_procedure_on_random_families():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        p = rng.uniform(0, 0.2, rng.integers(1, 30))
+        p[rng.uniform(size=p.size) < 0.2] = np.nan
+        p[: p.size // 3] = np.round(p[: p.size // 3], 2)  # some tied p-values
+        np.testing.assert_allclose(holm(p), _holm_by_hand(p), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# the study's tables
+
+RUN = {
+    "ground_truth_seed": 7,
+    "muscle_fraction": 0.4,
+    "seed": 1,
+    "n_units": 50,
+    "neuron_fraction": 0.3,
+    "hint_gain": 0.3,
+}
+KEY = {"population": "unobserved", "k": 5, "component": "full", "validation": "in_sample"}
+MIN_R2 = 0.9
+CELL = [a for a in study.AXIS_NAMES if a != "seed"]
+
+
+def _study(values, failing=(), metric="cca", r2=None):
+    """Similarity and gated fit tables of one cell.
+
+    ``values`` maps a model to ``{(ground_truth_seed, seed): value}``; ``failing`` holds the
+    ``(model, ground_truth_seed, seed)`` whose clean R² is below the gate; ``r2`` optionally
+    maps ``(model, ground_truth_seed, seed)`` to a clean R² (noisy = clean - 0.1).
+    """
+    rows, fit = [], []
+    for name, by_run in values.items():
+        for (gt, seed), value in by_run.items():
+            run = {**RUN, "ground_truth_seed": gt, "seed": seed}
+            null = value / 4
+            rows.append(
+                {**run, **KEY, "model": name, "metric": metric, "value": value}
+                | {"null_mean": null, "null_p": 0.01, "above_null": value - null}
+            )
+            if name in study.REFERENCES:
+                continue
+            clean = (r2 or {}).get((name, gt, seed), 0.95)
+            if (name, gt, seed) in failing:
+                clean = 0.5
+            store = {a: (v if a in study.model(name).axes else np.nan) for a, v in run.items()}
+            for start, value_r2 in zip(study.STARTS, (clean, clean - 0.1), strict=True):
+                fit.append({**store, "model": name, "start": start, "r2": value_r2})
+    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    fit = pd.DataFrame(fit).drop_duplicates(ignore_index=True)
+    return similarity, fit_gate(fit, MIN_R2)
+
+
+def _one(table, **match):
+    rows = table
+    for column, value in match.items():
+        rows = rows[rows[column].isna()] if value is None else rows[rows[column] == value]
+    assert len(rows) == 1, f"{len(rows)} rows match {match}"
+    return rows.iloc[0]
+
+
+def _seeds(*values, gt=7):
+    return {(gt, seed): value for seed, value in enumerate(values, start=1)}
+
+
+# fit_gate
+
+
+def test_fit_gate_flags_both_rows_of_a_store_by_its_clean_r2():
+    fit = pd.DataFrame(
+        [
+            {**RUN, "seed": seed, "model": "ffh", "start": start, "r2": r2}
+            for seed, clean in ((1, 0.95), (2, MIN_R2), (3, 0.89), (4, np.nan))
+            for start, r2 in (("clean", clean), ("noisy", 0.99))
+        ]
+    )
+    out = fit_gate(fit, MIN_R2)
+    assert list(out.columns) == list(study.FIT_COLUMNS)
+    flags = out.groupby("seed")["passes_fit_gate"].agg(["all", "any"])
+    assert list(flags["all"]) == list(flags["any"]) == [True, True, False, False]
+
+
+def test_fit_gate_flags_a_shared_store_on_every_run_that_repeats_it():
+    rows = [
+        {**RUN, "neuron_fraction": nf, "model": "ff", "start": start, "r2": r2}
+        for nf in (0.1, 0.3)
+        for start, r2 in (("clean", 0.5), ("noisy", 0.95))
+    ]
+    assert not fit_gate(pd.DataFrame(rows), MIN_R2)["passes_fit_gate"].any()
+    rows[2]["r2"] = 0.95  # the same FF store (FF does not depend on nf) with another R²
+    with pytest.raises(ValueError, match="more than one row"):
+        fit_gate(pd.DataFrame(rows), MIN_R2)
+
+
+def test_fit_gate_refuses_a_store_without_a_clean_start():
+    fit = pd.DataFrame([{**RUN, "model": "ffh", "start": "noisy", "r2": 0.95}])
+    with pytest.raises(ValueError, match="no clean-start row"):
+        fit_gate(fit, MIN_R2)
+
+
+# summarise_study
+
+
+def test_summary_has_exactly_the_reported_columns():
+    similarity, fit = _study({"ffh": _seeds(0.5, 0.6), "ff": _seeds(0.4, 0.5)})
+    out = summarise_study(similarity, fit)
+    assert list(out.columns) == [
+        "ground_truth_seed",
+        "muscle_fraction",
+        "n_units",
+        "neuron_fraction",
+        "hint_gain",
+        "model",
+        "population",
+        "metric",
+        "k",
+        "component",
+        "validation",
+        "start",
+        "quantity",
+        "n",
+        "n_over",
+        "n_excluded",
+        "mean",
+        "sd",
+        "ci_low",
+        "ci_high",
+    ]
+    assert list(out.columns) == [*CELL, *study.ROW_KEYS, "start", *study.SUMMARY_COLUMNS]
+    # per model: 3 similarity quantities and 2 fit starts, all over seeds of the one circuit
+    assert len(out) == 2 * 5 and set(out["n_over"]) == {"seed"}
+
+
+def test_summary_per_circuit_rows_summarise_each_quantity_over_seeds():
+    values = [0.5, 0.6, 0.7, 0.8]
+    similarity, fit = _study({"ffh": _seeds(*values)})
+    out = summarise_study(similarity, fit)
+    for quantity, scale in (("value", 1.0), ("null_mean", 0.25), ("above_null", 0.75)):
+        row = _one(out, model="ffh", metric="cca", quantity=quantity)
+        expected = summarise(pd.DataFrame({"value": np.array(values) * scale}), []).iloc[0]
+        assert row["n"] == 4 and row["n_excluded"] == 0 and row["ground_truth_seed"] == 7
+        for column in ("mean", "sd", "ci_low", "ci_high"):
+            assert row[column] == pytest.approx(expected[column], rel=1e-12)
+    assert _one(out, model="ffh", metric="cca", quantity="value")["mean"] == pytest.approx(0.65)
+
+
+def test_summary_excludes_models_failing_the_fit_gate_but_never_reference_rows():
+    values = _seeds(0.5, 0.6, 0.7, 0.9)
+    similarity, fit = _study(
+        {"ffh": values, "ff": _seeds(0.4, 0.4, 0.5, 0.5), "soc": _seeds(1.0, 0.9, 0.8, 0.7)},
+        failing={("ffh", 7, 4), ("ff", 7, 4)},  # every model of seed 4 fails
+    )
+    out = summarise_study(similarity, fit)
+    ffh = _one(out, model="ffh", metric="cca", quantity="value")
+    assert ffh["n"] == 3 and ffh["n_excluded"] == 1 and ffh["mean"] == pytest.approx(0.6)
+    soc = _one(out, model="soc", metric="cca", quantity="value")
+    assert soc["n"] == 4 and soc["n_excluded"] == 0 and soc["mean"] == pytest.approx(0.85)
+    for start in study.STARTS:  # the fit rows of a failing store are excluded too
+        fit_row = _one(out, model="ff", metric=FIT_METRIC, start=start)
+        assert fit_row["n"] == 3 and fit_row["n_excluded"] == 1
+
+
+def test_summary_fit_rows_hold_the_r2_of_each_start_with_empty_similarity_keys():
+    r2 = {("ffh", 7, 1): 0.91, ("ffh", 7, 2): 0.97, ("ffh", 7, 3): 0.99}
+    similarity, fit = _study({"ffh": _seeds(0.5, 0.6, 0.7)}, r2=r2)
+    out = summarise_study(similarity, fit)
+    fit_rows = out[out["metric"] == FIT_METRIC]
+    assert sorted(fit_rows["start"]) == sorted(study.STARTS)
+    assert set(fit_rows["quantity"]) == {"value"}
+    assert fit_rows[["population", "k", "component", "validation"]].isna().all().all()
+    clean = _one(fit_rows, start="clean")
+    assert clean["mean"] == pytest.approx(np.mean([0.91, 0.97, 0.99]))
+    assert _one(fit_rows, start="noisy")["mean"] == pytest.approx(clean["mean"] - 0.1)
+    assert out.loc[out["metric"] != FIT_METRIC, "start"].isna().all()
+
+
+def test_cross_circuit_rows_average_seeds_within_each_circuit_first():
+    ffh = {**_seeds(0.1, 0.2, 0.3, gt=1), **_seeds(0.9, 0.5, 0.5, gt=2)}
+    ff = {**_seeds(0.1, 0.1, 0.1, gt=1), **_seeds(0.2, 0.2, 0.2, gt=2)}
+    failing = {("ffh", 2, 2), ("ffh", 2, 3), ("ff", 2, 1), ("ff", 2, 2), ("ff", 2, 3)}
+    similarity, fit = _study({"ffh": ffh, "ff": ff}, failing=failing)
+    out = summarise_study(similarity, fit)
+    cross = out[out["n_over"] == "ground_truth_seed"]
+    assert cross["ground_truth_seed"].isna().all()
+    assert len(out) == 3 * len(cross)  # per-circuit rows for circuits 1 and 2, cross rows
+    row = _one(cross, model="ffh", metric="cca", quantity="value")
+    # circuit means 0.2 (seeds 1-3) and 0.9 (seed 1; seeds 2 and 3 excluded); the pooled mean
+    # of the four included seeds would be (0.1 + 0.2 + 0.3 + 0.9) / 4 = 0.375
+    assert row["mean"] == pytest.approx(0.55) and row["n"] == 2
+    assert row["sd"] == pytest.approx(0.7 / np.sqrt(2))
+    assert row["ci_high"] == pytest.approx(0.55 + T_975[1] * 0.7 / 2)
+    assert row["n_excluded"] == 0  # no circuit lost every seed
+    per_circuit = _one(out, model="ffh", metric="cca", quantity="value", ground_truth_seed=2)
+    assert per_circuit["n"] == 1 and per_circuit["n_excluded"] == 2
+    lost = _one(cross, model="ff", metric="cca", quantity="value")  # circuit 2 lost every seed
+    assert lost["n"] == 1 and lost["n_excluded"] == 1 and lost["mean"] == pytest.approx(0.1)
+
+
+def test_summary_refuses_similarity_rows_without_a_fit_row():
+    similarity, fit = _study({"ffh": _seeds(0.5, 0.6)})
+    with pytest.raises(ValueError, match="without a fit-table row"):
+        summarise_study(similarity, fit[fit["seed"] != 2])
+
+
+def test_summary_refuses_an_unknown_model():
+    similarity, fit = _study({"ffh": _seeds(0.5, 0.6)})
+    similarity.loc[0, "model"] = "lstm"
+    with pytest.raises(ValueError, match="unknown model"):
+        summarise_study(similarity, fit)
+
+
+# paired_study
+
+PAIRED = [
+    "ground_truth_seed",
+    "muscle_fraction",
+    "n_units",
+    "neuron_fraction",
+    "hint_gain",
+    "population",
+    "metric",
+    "k",
+    "component",
+    "validation",
+    "start",
+    "contrast",
+    "n",
+    "n_over",
+    "mean_difference",
+    "wins",
+    "ties",
+    "wilcoxon_p",
+    "ttest_p",
+    "holm_wilcoxon_p",
+    "holm_ttest_p",
+    "wilcoxon_min_p",
+]
+
+
+def _paired_study(values, **kwargs):
+    tables = [_study(values, metric=metric, **kwargs) for metric in ("cca", "procrustes")]
+    similarity = pd.concat([t[0] for t in tables], ignore_index=True)
+    return paired_study(similarity, tables[0][1])
+
+
+def test_paired_table_has_exactly_the_reported_columns_and_one_row_per_contrast_key():
+    ffh, ff = _seeds(0.5, 0.6, 0.7), _seeds(0.4, 0.5, 0.6)
+    out = _paired_study({"ffh": ffh, "ff": ff, "ffh_mean": ff, "ffh_shuffled": ff})
+    assert list(out.columns) == PAIRED
+    model_free_keys = [key for key in study.ROW_KEYS if key != "model"]
+    assert list(out.columns) == [*CELL, *model_free_keys, "start", *study.PAIRED_COLUMNS]
+    assert sorted(set(out["contrast"])) == sorted(f"{a}-{b}" for a, b in study.CONTRASTS)
+    assert len(out) == len(study.CONTRASTS) * (2 + len(study.STARTS))  # 2 metrics, 2 starts
+    assert set(out["n_over"]) == {"seed"} and set(out["n"]) == {3}
+
+
+def test_paired_wins_follow_the_metric_direction():
+    ff = np.array([0.40, 0.45, 0.50, 0.55, 0.60])
+    ffh = ff - np.array([0.01, 0.02, 0.03, 0.04, 0.05])  # lower: worse for cca, better distance
+    out = _paired_study({"ffh": _seeds(*ffh), "ff": _seeds(*ff)})
+    cca = _one(out, metric="cca")
+    procrustes = _one(out, metric="procrustes")
+    assert cca["wins"] == 0 and procrustes["wins"] == 5
+    assert cca["mean_difference"] == procrustes["mean_difference"] == pytest.approx(-0.03)
+    assert procrustes["wilcoxon_p"] == pytest.approx(scipy.stats.wilcoxon(ffh, ff).pvalue)
+    assert procrustes["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(ffh, ff).pvalue)
+    assert procrustes["wilcoxon_min_p"] == pytest.approx(2 / 2**5)
+
+
+def test_paired_fit_rows_compare_the_r2_of_each_start():
+    r2 = {("ffh", 7, s): v for s, v in ((1, 0.92), (2, 0.93), (3, 0.97))}
+    r2 |= {("ff", 7, s): v for s, v in ((1, 0.95), (2, 0.96), (3, 0.99))}
+    out = _paired_study({"ffh": _seeds(0.5, 0.6, 0.7), "ff": _seeds(0.4, 0.5, 0.6)}, r2=r2)
+    for start in study.STARTS:
+        row = _one(out, metric=FIT_METRIC, start=start)
+        assert row["mean_difference"] == pytest.approx(-0.0266666666667)
+        assert row["wins"] == 0 and row["n"] == 3  # R² improves when it rises
+        assert pd.isna(row["population"]) and pd.isna(row["k"])
+    assert out.loc[out["metric"] != FIT_METRIC, "start"].isna().all()
+
+
+def test_a_pair_is_excluded_when_either_model_fails_the_fit_gate():
+    ffh, other = _seeds(0.5, 0.6, 0.7, 0.8, 0.9), _seeds(0.4, 0.5, 0.6, 0.7, 0.7)
+    out = _paired_study(
+        {"ffh": ffh, "ff": other, "ffh_mean": other},
+        failing={("ffh", 7, 5), ("ff", 7, 4)},
+    )
+    versus_ff = _one(out, metric="cca", contrast="ffh-ff")
+    versus_mean = _one(out, metric="cca", contrast="ffh-ffh_mean")
+    assert versus_ff["n"] == 3 and versus_ff["wilcoxon_min_p"] == pytest.approx(2 / 2**3)
+    assert versus_mean["n"] == 4 and versus_mean["wilcoxon_min_p"] == pytest.approx(2 / 2**4)
+    assert versus_ff["mean_difference"] == pytest.approx(0.1)
+    assert not (out["contrast"] == "ffh-ffh_shuffled").any()  # no ffh_shuffled rows at all
+
+
+def test_holm_columns_adjust_over_every_row_of_the_paired_table():
+    ff = _seeds(0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
+    ffh = _seeds(0.50, 0.52, 0.61, 0.62, 0.70, 0.76)
+    out = _paired_study({"ffh": ffh, "ff": ff, "ffh_mean": ffh})  # ffh - ffh_mean is all ties
+    tied = out["contrast"] == "ffh-ffh_mean"
+    assert out.loc[tied, ["wilcoxon_p", "holm_wilcoxon_p", "holm_ttest_p"]].isna().all().all()
+    np.testing.assert_allclose(out["holm_wilcoxon_p"], holm(out["wilcoxon_p"]))
+    np.testing.assert_allclose(out["holm_ttest_p"], holm(out["ttest_p"]))
+    # every model's R² is 0.95 here, so only cca and procrustes of ffh - ff are tested, with the
+    # same differences and p: a family of two, each adjusted to 2 p
+    tested = out.loc[out["ttest_p"].notna()]
+    assert sorted(tested["metric"]) == ["cca", "procrustes"]
+    assert set(tested["contrast"]) == {"ffh-ff"}
+    p = tested["ttest_p"].iloc[0]
+    np.testing.assert_allclose(tested["holm_ttest_p"], [2 * p, 2 * p], rtol=1e-12)
+    np.testing.assert_allclose(tested["holm_wilcoxon_p"], [2 / 2**6 * 2] * 2, rtol=1e-12)
+
+
+def test_paired_rows_over_several_circuits_pair_the_circuit_means():
+    ffh = {**_seeds(0.5, 0.6, 0.7, gt=1), **_seeds(0.9, 0.3, 0.3, gt=2), **_seeds(0.4, gt=3)}
+    ff = {**_seeds(0.4, 0.4, 0.4, gt=1), **_seeds(0.5, 0.5, 0.1, gt=2), **_seeds(0.5, gt=3)}
+    failing = {("ffh", 2, 2), ("ff", 2, 3)}  # circuit 2 keeps only seed 1's pair
+    out = _paired_study({"ffh": ffh, "ff": ff}, failing=failing)
+    assert set(out["n_over"]) == {"ground_truth_seed"}
+    assert out["ground_truth_seed"].isna().all()
+    row = _one(out, metric="cca")
+    differences = [0.6 - 0.4, 0.9 - 0.5, 0.4 - 0.5]
+    assert row["n"] == 3 and row["wins"] == 2
+    assert row["mean_difference"] == pytest.approx(np.mean(differences))
+    assert row["ttest_p"] == pytest.approx(scipy.stats.ttest_1samp(differences, 0).pvalue)
+    assert row["wilcoxon_min_p"] == pytest.approx(0.25)
+
+
+def test_paired_study_refuses_ambiguous_rows():
+    similarity, fit = _study({"ffh": _seeds(0.5, 0.6), "ff": _seeds(0.4, 0.5)})
+    with pytest.raises(ValueError, match="more than one row"):
+        paired_study(pd.concat([similarity, similarity.iloc[:1]], ignore_index=True), fit)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hintforce import store
+from hintforce import jobs, store, study
 
 
 def test_dataset_round_trips_arrays_dimension_names_and_attrs(tmp_path):
@@ -75,7 +75,7 @@ def test_job_logs_to_file_and_records_the_failure(tmp_path):
     import logging
 
     log_file = tmp_path / "job.log"
-    with pytest.raises(SystemExit) as stop, store.job(log_file, threads=1):
+    with pytest.raises(SystemExit) as stop, jobs.job(log_file, threads=1):
         logging.getLogger("hintforce.test").info("progress 1")
         raise RuntimeError("diverged at step 7")
     assert str(stop.value) == f"RuntimeError: diverged at step 7 (log: {log_file})"
@@ -92,35 +92,92 @@ def test_job_limits_blas_threads_inside_and_restores_them_after(tmp_path):
         return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 
     before = blas_threads()
-    with store.job(tmp_path / "job.log", threads=1):
+    with jobs.job(tmp_path / "job.log", threads=1):
         assert blas_threads() <= {1}
     assert blas_threads() == before
 
 
-def test_cubes_round_trip_tidy_tables_with_gaps_as_nan(tmp_path):
+def _cube_table() -> pd.DataFrame:
+    """A tidy table over two numeric and two text dimensions, with two cells absent."""
     rng = np.random.default_rng(0)
     rows = [
         (f, s, m, k, rng.random())
-        for f in (0.3, 0.5)
-        for s in (1, 4)
+        for f in (0.5, 0.3)
+        for s in (4, 1)
         for m in ("ffh", "ff")
-        for k in (5, 10)
+        for k in (10, 5)
         if not (f == 0.5 and s == 4 and m == "ff")
     ]
-    table = pd.DataFrame(rows, columns=["nf", "seed", "model", "k", "value"])
-    dims = ["nf", "seed", "model", "k"]
-    store.write_cubes(tmp_path / "c.zarr", {"v": (table, dims)})
+    return pd.DataFrame(rows, columns=["nf", "seed", "model", "k", "value"])
+
+
+CUBE_DIMS = ["nf", "seed", "model", "k"]
+
+
+def test_cubes_round_trip_tidy_tables_with_gaps_as_nan(tmp_path):
+    table = _cube_table()
+    store.write_cubes(tmp_path / "c.zarr", {"v": (table, CUBE_DIMS)}, {"axes": {"gt": 7}})
     data = store.read_dataset(tmp_path / "c.zarr")
     assert data["v"].shape == (2, 2, 2, 2)
     assert np.isnan(data["v"]).sum() == 2
-    assert store.read_attrs(tmp_path / "c.zarr")["coords"] == {"model": ["ffh", "ff"]}
+    # Every dimension is a coordinate array: numbers sorted, text in order of first appearance.
+    assert data["nf"].tolist() == [0.3, 0.5]
+    assert data["seed"].tolist() == [1, 4]
+    assert data["k"].tolist() == [5, 10]
+    assert data["model"].tolist() == ["ffh", "ff"]
+    attrs = store.read_attrs(tmp_path / "c.zarr")
+    assert "coords" not in attrs
+    assert attrs["axes"] == {"gt": 7}
     back = store.read_cube(tmp_path / "c.zarr", "v")
-    key = dims
+    assert list(back.columns) == [*CUBE_DIMS, "value"]
     pd.testing.assert_frame_equal(
-        back.sort_values(key).reset_index(drop=True),
-        table.sort_values(key).reset_index(drop=True),
+        back.sort_values(CUBE_DIMS).reset_index(drop=True),
+        table.sort_values(CUBE_DIMS).reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_cube_text_coordinates_are_variable_length_strings_and_round_trip(tmp_path):
+    # Labels of different lengths, one longer than any inline string, one not ASCII.
+    labels = ["ffh_shuffled", "ff", "soc_split_half" * 3, "floor", "réf"]
+    table = pd.DataFrame({"model": labels, "value": np.arange(len(labels), dtype=float)})
+    other = pd.DataFrame({"model": ["ff", "extra"], "value": [10.0, 11.0]})
+    store.write_cubes(tmp_path / "c.zarr", {"v": (table, ["model"]), "w": (other, ["model"])})
+    meta = json.loads((tmp_path / "c.zarr" / "model" / "zarr.json").read_text())
+    assert meta["data_type"] == "string"
+    assert meta["dimension_names"] == ["model"]
+    # One coordinate shared by both cubes: the labels of both tables, in order of appearance.
+    assert store.read_dataset(tmp_path / "c.zarr", ["model"])["model"].tolist() == [
+        *labels,
+        "extra",
+    ]
+    pd.testing.assert_frame_equal(store.read_cube(tmp_path / "c.zarr", "v"), table)
+    back = store.read_cube(tmp_path / "c.zarr", "w")
+    assert back.values.tolist() == other.values.tolist()
+
+
+def test_xarray_opens_a_cube_store_and_selects_cells_by_label(tmp_path):
+    import xarray as xr  # the test extra: a store that xarray cannot label is a failure
+
+    table = _cube_table()
+    store.write_cubes(
+        tmp_path / "c.zarr",
+        {"v": (table, CUBE_DIMS), "w": (table.assign(value=-table["value"]), CUBE_DIMS)},
+    )
+    with xr.open_zarr(tmp_path / "c.zarr", consolidated=False) as ds:
+        assert set(ds.data_vars) == {"v", "w"}
+        assert ds["v"].dims == tuple(CUBE_DIMS)
+        assert ds["model"].values.tolist() == ["ffh", "ff"]
+        for row in table.itertuples():
+            cell = {"nf": row.nf, "seed": row.seed, "model": row.model, "k": row.k}
+            assert float(ds["v"].sel(**cell)) == row.value
+            assert float(ds["w"].sel(**cell)) == -row.value
+        # The absent cells are NaN.
+        gap = ds["v"].sel(nf=0.5, seed=4, model="ff")
+        assert np.isnan(gap.values).all() and gap.sizes == {"k": 2}
+        # A label that is not a coordinate is not silently matched.
+        with pytest.raises(KeyError):
+            ds["v"].sel(model="ffh_mean")
 
 
 def test_cube_refuses_duplicate_cells(tmp_path):
@@ -150,24 +207,26 @@ def test_a_killed_writers_temporary_sibling_is_removed_by_the_next_write(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zarr"]
 
 
-def test_fit_table_has_a_clean_and_a_noisy_row_per_model_and_nan_for_a_diverged_one(tmp_path):
-    keys = {"neuron_fraction": 0.3, "muscle_fraction": 0.4, "seed": 2}
+def test_fit_rows_have_a_clean_and_a_noisy_row_per_model_and_nan_for_a_diverged_one(tmp_path):
+    axes = {study.GROUND_TRUTH_SEED: 7, study.MUSCLE_FRACTION: 0.4, study.SEED: 2}
     store.write_dataset(
         tmp_path / "ff.zarr",
         {"rates": (("i",), np.ones(2))},
-        {**keys, "model": "ff", "status": "ok", "r2_clean": 0.99, "r2_noisy": 0.9},
+        {"model": "ff", "status": "ok", "r2_clean": 0.99, "r2_noisy": 0.9},
     )
-    store.write_dataset(tmp_path / "ffh.zarr", {}, {**keys, "model": "ffh", "status": "diverged"})
-    fit = store.fit_table([tmp_path / "ffh.zarr", tmp_path / "ff.zarr"])
-    assert list(fit.columns) == [*store.RUN_KEYS, "model", "start", "r2"]
+    store.write_dataset(tmp_path / "ffh.zarr", {}, {"model": "ffh", "status": "diverged"})
+    paths = {"ffh": tmp_path / "ffh.zarr", "ff": tmp_path / "ff.zarr"}
+    fit = store.fit_rows(axes, paths)
+    assert list(fit.columns) == [*axes, "model", "start", "r2"]
+    # The models in the order given, each with its clean and noisy start.
     assert fit[["model", "start"]].values.tolist() == [
-        ["ff", "clean"],
-        ["ff", "noisy"],
         ["ffh", "clean"],
         ["ffh", "noisy"],
+        ["ff", "clean"],
+        ["ff", "noisy"],
     ]
-    assert fit["r2"].tolist()[:2] == [0.99, 0.9]
-    assert fit["r2"].iloc[2:].isna().all()
-    assert store.trained_models({"ff": tmp_path / "ff.zarr", "ffh": tmp_path / "ffh.zarr"}) == {
-        "ff": tmp_path / "ff.zarr"
-    }
+    for name, value in axes.items():
+        assert (fit[name] == value).all(), name
+    assert fit["r2"].iloc[:2].isna().all()
+    assert fit["r2"].tolist()[2:] == [0.99, 0.9]
+    assert store.trained_models(paths) == {"ff": tmp_path / "ff.zarr"}

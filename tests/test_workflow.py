@@ -1,9 +1,13 @@
-"""The workflow as a user runs it (see workflow_utils): dry runs, a real run of the small
-config, and what a change of setting, seed or library module schedules."""
+"""The workflow as a user runs it (see workflow_utils): dry runs, real runs of the small config
+and of a sweep over every kind of axis, and what a change of setting, axis value or library
+module schedules."""
 
 from __future__ import annotations
 
+import ast
+import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +18,19 @@ import pytest
 import yaml
 from workflow_utils import ROOT, SMALL, make_project, planned_jobs, snakemake, with_config
 
+from hintforce import store, study
+
 pytestmark = pytest.mark.workflow
+
+SWEEP = "tests/config.sweep.yaml"
+TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv")
+UNHINTED = [m.name for m in study.MODELS if not m.hinted]
+HINTED = [m.name for m in study.MODELS if m.hinted]
+
+
+def results(project: Path, config: str) -> Path:
+    name = yaml.safe_load((project / config).read_text()).get("study", "default")
+    return project / "results" / name
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +40,24 @@ def small_run(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.fixture(scope="module")
+def sweep_run(tmp_path_factory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("sweep"))
+    snakemake(project, "--cores", "2", "--configfile", SWEEP)
+    return project
+
+
 def test_default_study_dry_run_plans_every_stage(tmp_path):
     project = make_project(tmp_path)
     rules = [rule for rule, _ in planned_jobs(project, "--cores", "2")]
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_runs = len(config["sweep"]["seeds"]) * len(config["sweep"]["neuron_fractions"])
-    assert rules.count("train") == 3 * n_runs
+    assert rules.count("train") == len(UNHINTED) * len(config["sweep"]["seeds"])
+    assert rules.count("train_hinted") == len(HINTED) * n_runs
     assert rules.count("similarity") == n_runs
-    for rule in ("emg", "soc_connectivity", "soc_gains", "tables", "statistics"):
+    for rule in ("emg", "soc_connectivity", "soc_gains", "tables", "statistics", "findings"):
         assert rules.count(rule) == 1
+    assert "axis_figure" not in rules  # no axis has more than one value but the seed
 
 
 def test_snakefmt_and_lint_are_clean():
@@ -58,108 +83,95 @@ def test_small_run_writes_every_contract_file(small_run):
     n_neurons = config["ground_truth"]["soc"]["n_neurons"]
     n_units = config["models"]["n_units"]
     seeds = config["sweep"]["seeds"]
-    results = small_run / "results"
+    out = results(small_run, SMALL)
+    circuit = out / f"ground_truth/gt~{config['ground_truth']['seed']}"
 
-    from hintforce import store
-
-    emg = store.read_dataset(results / "ground_truth/emg.zarr")
+    emg = store.read_dataset(circuit / "emg.zarr")
     assert emg["emg"].shape == (n_cond, n_time, n_muscles)
-    assert emg["time_ms"].shape == (n_time,)
-    assert emg["angle_rad"].shape == (n_cond,)
-
-    soc = store.read_dataset(results / "ground_truth/soc.zarr")
-    assert soc["W"].shape == (n_neurons, n_neurons)
-    assert soc["gains"].shape == (n_cond, n_neurons)
+    soc = store.read_dataset(circuit / "soc.zarr")
     assert soc["rates"].shape == (n_cond, n_time, n_neurons)
-    assert soc["emg_fit"].shape == (n_cond, n_time, n_muscles)
-    for name in ("x0", "readout", "bias", "abscissa_trace"):
+    for name in ("W", "x0", "gains", "readout", "bias", "abscissa_trace", "emg_fit"):
         assert name in soc
-    attrs = store.read_attrs(results / "ground_truth/soc.zarr")
-    assert len(attrs["excitatory"]) == n_neurons
-    assert len(attrs["r2"]) == n_muscles
+    assert len(store.read_attrs(circuit / "soc.zarr")["r2"]) == n_muscles
 
     for seed in seeds:
-        run = results / f"runs/nf~0.3/seed~{seed}"
-        seen = json.loads((run / "observation.json").read_text())
-        assert len(seen["neurons"]) == round(0.3 * n_neurons)
+        base = out / f"runs/gt~7/mf~0.4/seed~{seed}"
+        seen = json.loads((base / "observation.json").read_text())
+        assert sorted(seen["neuron_order"]) == list(range(n_neurons))
         assert len(seen["muscles"]) == round(0.4 * n_muscles)
-        for model in ("ff", "ffh", "floor"):
-            arrays = store.read_dataset(run / f"{model}.zarr")
+        run = base / f"n~{n_units}/nf~0.3/hg~0.3"
+        for model in study.MODEL_NAMES:
+            where = run if study.model(model).hinted else base / f"n~{n_units}"
+            arrays = store.read_dataset(where / f"{model}.zarr")
             assert arrays["rates"].shape == (n_cond, n_time, n_units)
             assert arrays["output"].shape == (n_cond, n_time, len(seen["muscles"]))
             assert np.isfinite(arrays["rates"]).all()
         per_run = pd.read_csv(run / "similarity.csv")
+        assert list(per_run.columns) == list(study.SIMILARITY_COLUMNS)
         assert set(per_run["seed"]) == {seed}
-        assert (run / "similarity.zarr" / "zarr.json").is_file()
-        assert len(list(run.rglob("*"))) < 100
 
-    similarity = pd.read_csv(results / "tables/similarity.csv")
-    assert list(similarity.columns) == [
-        "neuron_fraction",
-        "muscle_fraction",
-        "seed",
-        "model",
-        "population",
-        "metric",
-        "k",
-        "value",
-    ]
-    assert set(similarity["model"]) == {"ff", "ffh", "floor", "soc_split", "soc_observed"}
-    assert set(similarity["population"]) == {"all", "observed", "unobserved"}
-    assert set(similarity["metric"]) == {"cca", "cka", "procrustes"}
-    assert set(similarity["k"]) == set(config["similarity"]["ks"])
-    assert set(similarity["seed"]) == set(seeds)
-    cube = store.read_dataset(results / "tables/similarity.zarr")
-    assert cube["similarity"].shape == (1, len(seeds), 5, 3, 3, len(config["similarity"]["ks"]))
-    back = store.read_cube(results / "tables/similarity.zarr", "similarity")
-    assert len(back) == len(similarity)
-
-    fit = pd.read_csv(results / "tables/fit.csv")
-    assert list(fit.columns) == [
-        "neuron_fraction",
-        "muscle_fraction",
-        "seed",
-        "model",
-        "start",
-        "r2",
-    ]
-    assert len(fit) == len(seeds) * 3 * 2
-    summary = pd.read_csv(results / "tables/summary.csv")
-    assert list(summary.columns) == [
-        "model",
-        "population",
-        "metric",
-        "k",
-        "neuron_fraction",
-        "n",
-        "mean",
-        "sd",
-        "ci_low",
-        "ci_high",
-    ]
-    assert (summary["n"] == len(seeds)).all()
-    paired = pd.read_csv(results / "tables/paired_tests.csv")
-    for column in ("n", "mean_difference", "wins", "wilcoxon_p", "ttest_p"):
-        assert column in paired.columns
-    for name in ("ground_truth", "model_outputs", "cca_spectra", "cca_means", "trajectories"):
-        assert (results / f"figures/{name}.png").stat().st_size > 10_000
+    similarity = pd.read_csv(out / "tables/similarity.csv")
+    assert list(similarity.columns) == list(study.SIMILARITY_COLUMNS)
+    assert set(similarity["model"]) == set(study.MODEL_NAMES) | set(study.REFERENCES)
+    assert set(similarity["population"]) == set(study.POPULATIONS)
+    assert set(similarity["metric"]) == {m.name for m in study.METRICS}
+    assert set(similarity["component"]) == set(study.COMPONENTS)
+    assert set(similarity["validation"]) == set(study.VALIDATIONS)
+    assert similarity["null_p"].between(0, 1).all()
+    fit = pd.read_csv(out / "tables/fit.csv")
+    assert list(fit.columns) == list(study.FIT_COLUMNS)
+    assert len(fit) == len(seeds) * len(study.MODEL_NAMES) * len(study.STARTS)
+    summary = pd.read_csv(out / "tables/summary.csv")
+    assert list(summary.columns)[-len(study.SUMMARY_COLUMNS) :] == list(study.SUMMARY_COLUMNS)
+    assert set(summary["n_over"]) == {study.SEED}
+    paired = pd.read_csv(out / "tables/paired_tests.csv")
+    assert list(paired.columns)[-len(study.PAIRED_COLUMNS) :] == list(study.PAIRED_COLUMNS)
+    assert set(paired["contrast"]) == {f"{a}-{b}" for a, b in study.CONTRASTS}
+    page = (out / "tables/findings.html").read_text()
+    assert "unobserved SOC neurons" in page
+    for name in ("model_outputs", "cca_spectra", "headline", "trajectories", "ground_truth/gt~7"):
+        assert (out / f"figures/{name}.png").stat().st_size > 10_000
 
 
 def test_a_second_run_does_nothing(small_run):
     assert planned_jobs(small_run, "--configfile", SMALL) == []
 
 
-def test_changing_the_hint_gain_reruns_only_ffh_and_downstream(small_run):
+def test_adding_a_hint_gain_trains_only_the_hinted_models_of_that_gain(small_run):
     config = with_config(
-        small_run, "hint.yaml", lambda c: c["models"].__setitem__("hint_gain", 0.5)
+        small_run, "hint.yaml", lambda c: c["sweep"].__setitem__("hint_gains", [0.3, 0.5])
     )
     jobs = planned_jobs(small_run, "--configfile", config)
-    trained = sorted(out for rule, out in jobs if rule == "train")
-    assert trained and all(out.endswith("ffh.zarr") for out in trained)
-    assert len(trained) == 2
+    trained = sorted(out for rule, out in jobs if rule.startswith("train"))
+    assert len(trained) == 2 * len(HINTED)
+    assert all("/hg~0.5/" in out and rule == "train_hinted" for rule, out in jobs if out in trained)
+    similarity = [out for rule, out in jobs if rule == "similarity"]
+    assert len(similarity) == 2 and all("/hg~0.5/" in out for out in similarity)
     rules = {rule for rule, _ in jobs}
     assert rules.isdisjoint({"emg", "soc_connectivity", "soc_gains", "observe"})
-    assert {"similarity", "tables", "statistics"} <= rules
+    assert {"tables", "statistics", "tradeoff_figure", "axis_figure"} <= rules
+
+
+def test_adding_a_circuit_builds_that_circuit_and_its_runs_only(small_run):
+    config = with_config(
+        small_run, "gt.yaml", lambda c: c["sweep"].__setitem__("ground_truth_seeds", [7, 11])
+    )
+    jobs = planned_jobs(small_run, "--configfile", config)
+    per_circuit = [out for rule, out in jobs if rule not in AGGREGATE_RULES]
+    assert per_circuit and all("gt~11" in out for out in per_circuit)
+    rules = [rule for rule, _ in jobs]
+    for rule in ("emg", "soc_connectivity", "soc_gains", "ground_truth_figure"):
+        assert rules.count(rule) == 1
+    assert rules.count("train") == 2 * len(UNHINTED)
+
+
+def test_adding_a_model_size_trains_that_size_only(small_run):
+    config = with_config(small_run, "n.yaml", lambda c: c["sweep"].__setitem__("n_units", [80, 50]))
+    jobs = planned_jobs(small_run, "--configfile", config)
+    trained = [out for rule, out in jobs if rule.startswith("train")]
+    assert len(trained) == 2 * len(study.MODEL_NAMES)
+    assert all("/n~50/" in out for out in trained)
+    assert {rule for rule, _ in jobs}.isdisjoint({"emg", "soc_connectivity", "soc_gains"})
 
 
 def test_adding_a_seed_schedules_only_that_seed_and_the_aggregates(small_run):
@@ -167,19 +179,141 @@ def test_adding_a_seed_schedules_only_that_seed_and_the_aggregates(small_run):
         small_run, "seed.yaml", lambda c: c["sweep"].__setitem__("seeds", [1, 2, 9])
     )
     jobs = planned_jobs(small_run, "--configfile", config)
-    per_run = [out for rule, out in jobs if rule in {"observe", "train", "similarity"}]
-    assert len(per_run) == 1 + 3 + 1
+    per_run = [out for rule, out in jobs if rule not in AGGREGATE_RULES]
+    assert len(per_run) == 1 + len(study.MODEL_NAMES) + 1
     assert all("seed~9/" in out for out in per_run)
-    rules = {rule for rule, _ in jobs}
-    assert rules.isdisjoint({"emg", "soc_connectivity", "soc_gains"})
-    assert {"tables", "statistics"} <= rules
 
 
-def test_editing_force_py_reruns_training_but_not_the_ground_truth(small_run):
-    # Snakemake 9 compares checksums of small inputs: a bare `touch` is rightly not a change.
-    with open(small_run / "src/hintforce/force.py", "a") as source:
-        source.write("\n# an edit\n")
-    jobs = planned_jobs(small_run, "--configfile", SMALL)
-    rules = [rule for rule, _ in jobs]
-    assert rules.count("train") == 6
-    assert set(rules).isdisjoint({"emg", "soc_connectivity", "soc_gains", "observe"})
+AGGREGATE_RULES = {
+    "tables",
+    "statistics",
+    "findings",
+    "summary_figures",
+    "axis_figure",
+    "tradeoff_figure",
+    "example_run_figures",
+}
+
+
+def _script_imports(script: Path) -> set[str]:
+    """The hintforce modules a script names in its import statements."""
+    names = set()
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "hintforce":
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hintforce."):
+            names.add(node.module.split(".")[1])
+    return names
+
+
+def _loaded_modules(imports: set[str]) -> set[str]:
+    """Every hintforce module Python loads when importing ``imports`` (fresh interpreter),
+    with the package's ``__init__``, which importing any of them runs."""
+    code = (
+        "import sys, importlib\n"
+        f"for name in {sorted(imports)!r}: importlib.import_module('hintforce.' + name)\n"
+        "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('hintforce.')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return {"__init__", *proc.stdout.split()}
+
+
+def _rules_and_scripts() -> dict[str, str]:
+    rules = {}
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        for rule, body in re.findall(
+            r"^rule (\w+):\n(.*?)(?=^\S|\Z)", smk.read_text(), re.M | re.S
+        ):
+            script = re.search(r'script:\s*"\.\./\.\./scripts/(\w+)\.py"', body)
+            if script:
+                rules[rule] = script.group(1)
+    rules["train_hinted"] = rules["train"]
+    return rules
+
+
+def test_editing_a_library_module_reruns_exactly_the_rules_whose_scripts_import_it(small_run):
+    scripts = _rules_and_scripts()
+    in_study = {rule for rule, _ in planned_jobs(small_run, "--forceall", "--configfile", SMALL)}
+    closure = {
+        rule: _loaded_modules(_script_imports(ROOT / f"scripts/{script}.py"))
+        for rule, script in scripts.items()
+        if rule in in_study
+    }
+    modules = sorted(p.stem for p in (small_run / "src/hintforce").glob("*.py"))
+    for module in modules:
+        source = small_run / f"src/hintforce/{module}.py"
+        original = source.read_text()
+        source.write_text(original + "\n# an edit\n")
+        try:
+            proc = snakemake(small_run, "--dry-run", "--configfile", SMALL)
+        finally:
+            source.write_text(original)
+        reasons = {}
+        for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr):
+            head = re.match(r"(?:local)?rule (\w+):", block)
+            if head and head.group(1) != "all":
+                reason = re.search(r"^\s+reason: (.*)$", block, flags=re.M)
+                reasons.setdefault(head.group(1), []).append(reason.group(1) if reason else "")
+        expected = {rule for rule, loaded in closure.items() if module in loaded}
+        if module == "jobs":  # decides logs and threads only: reruns nothing
+            expected = set()
+        # Every rule whose script imports the module reruns; any other rule reruns only
+        # because a job upstream of it does.
+        assert expected <= set(reasons), module
+        for rule in set(reasons) - expected:
+            assert all("Input files updated by another job" in r for r in reasons[rule]), rule
+            assert not any(f"{module}.py" in r for r in reasons[rule]), (module, rule)
+
+
+def test_a_sweep_over_every_axis_runs_end_to_end(sweep_run):
+    config = yaml.safe_load((sweep_run / SWEEP).read_text())
+    out = results(sweep_run, SWEEP)
+    sweep = config["sweep"]
+    axes = {
+        study.GROUND_TRUTH_SEED: sweep["ground_truth_seeds"],
+        study.MUSCLE_FRACTION: [config["observation"]["muscle_fraction"]],
+        study.SEED: sweep["seeds"],
+        study.N_UNITS: sweep["n_units"],
+        study.NEURON_FRACTION: sweep["neuron_fractions"],
+        study.HINT_GAIN: sweep["hint_gains"],
+    }
+    n_runs = int(np.prod([len(v) for v in axes.values()]))
+    similarity = pd.read_csv(out / "tables/similarity.csv")
+    runs = similarity[list(study.AXIS_NAMES)].drop_duplicates()
+    assert len(runs) == n_runs == 48
+    expected = pd.DataFrame(itertools.product(*axes.values()), columns=list(axes))
+    assert runs.merge(expected).shape[0] == n_runs
+    per_run = similarity.groupby(list(study.AXIS_NAMES)).size()
+    assert per_run.nunique() == 1
+    fit = pd.read_csv(out / "tables/fit.csv")
+    assert len(fit) == n_runs * len(study.MODEL_NAMES) * len(study.STARTS)
+    summary = pd.read_csv(out / "tables/summary.csv")
+    assert set(summary["n_over"]) == {study.SEED, study.GROUND_TRUTH_SEED}
+    circuits = summary[summary["n_over"] == study.GROUND_TRUTH_SEED]
+    assert circuits[study.GROUND_TRUTH_SEED].isna().all()
+    assert (circuits["n"] <= 2).all() and (circuits["n"] == 2).any()
+    for axis in (study.GROUND_TRUTH_SEED, study.N_UNITS, study.NEURON_FRACTION, study.HINT_GAIN):
+        assert (out / f"figures/similarity_vs_{axis}.png").stat().st_size > 10_000
+    assert (out / "figures/hint_gain_tradeoff.png").stat().st_size > 10_000
+    for gt in sweep["ground_truth_seeds"]:
+        assert (out / f"figures/ground_truth/gt~{gt}.png").is_file()
+
+
+def test_the_sweep_cube_opens_in_xarray_with_one_dimension_per_axis(sweep_run):
+    xarray = pytest.importorskip("xarray")
+    cube = xarray.open_zarr(
+        results(sweep_run, SWEEP) / "tables/similarity.zarr", consolidated=False
+    )
+    assert list(cube["value"].dims) == [*study.AXIS_NAMES, *study.ROW_KEYS]
+    table = pd.read_csv(results(sweep_run, SWEEP) / "tables/similarity.csv")
+    row = table.iloc[len(table) // 2]
+    picked = cube["value"].sel({name: row[name] for name in (*study.AXIS_NAMES, *study.ROW_KEYS)})
+    assert float(picked) == pytest.approx(row["value"], rel=1e-12)
+    assert cube.sizes[study.HINT_GAIN] == 2 and cube.sizes[study.GROUND_TRUTH_SEED] == 2
+
+
+def test_studies_with_different_names_never_share_results(sweep_run, small_run):
+    assert results(sweep_run, SWEEP) != results(small_run, SMALL)
+    assert not (results(sweep_run, SMALL)).exists()

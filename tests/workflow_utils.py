@@ -12,13 +12,61 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from hintforce import study
+
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "src", "tests"]
 SMALL = "tests/config.small.yaml"
+#: The study name of config.yaml and of the small config (which does not set one), and where
+#: its results, logs and benchmarks go.
+STUDY = "default"
+RESULTS = f"results/{STUDY}"
+LOGS = f"logs/{STUDY}"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+
+
+def segments(axes: Mapping[str, int | float]) -> str:
+    """The ``key~value`` path segments of some axes' values, in the registry's path order
+    (``{"seed": 1, "ground_truth_seed": 7}`` -> ``gt~7/seed~1``)."""
+    unknown = set(axes) - set(study.AXIS_NAMES)
+    if unknown:
+        raise ValueError(f"unknown axes {sorted(unknown)}")
+    return "/".join(f"{a.key}~{a.label(axes[a.name])}" for a in study.AXES if a.name in axes)
+
+
+def ground_truth_path(name: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
+    """A ground-truth store (``emg``, ``connectivity``, ``soc``) of the circuit of ``axes``."""
+    circuit = {study.GROUND_TRUTH_SEED: axes[study.GROUND_TRUTH_SEED]}
+    return f"{root}/ground_truth/{segments(circuit)}/{name}.zarr"
+
+
+def observation_path(axes: Mapping[str, int | float], root: str = RESULTS) -> str:
+    """The ``observation.json`` of the run seed (and circuit, muscle fraction) of ``axes``."""
+    keys = (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
+    return f"{root}/runs/{segments({k: axes[k] for k in keys})}/observation.json"
+
+
+def model_path(model: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
+    """The store of ``model`` for the run ``axes``: under the axes the model depends on."""
+    own = {k: axes[k] for k in study.model(model).axes}
+    return f"{root}/runs/{segments(own)}/{model}.zarr"
+
+
+def run_path(name: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
+    """A per-run result (``similarity.csv``, ``similarity.zarr``, ``fit.csv``) of a full run."""
+    return f"{root}/runs/{segments({k: axes[k] for k in study.AXIS_NAMES})}/{name}"
+
+
+def log_path(result: str) -> str:
+    """The log of the job that writes ``result``: its path under logs/<study>/, ending .log."""
+    if not result.startswith(RESULTS + "/"):
+        raise ValueError(f"{result} is not under {RESULTS}")
+    return LOGS + result[len(RESULTS) :].rsplit(".", 1)[0] + ".log"
 
 
 def make_project(where: Path) -> Path:

@@ -1,6 +1,6 @@
 """full-FORCE training of rate RNNs with and without hints (DePasquale et al. 2018).
 
-Equations (DESIGN.md, "full-FORCE"), Euler-integrated with ``a = dt / tau``:
+Equations (DePasquale et al. 2018), Euler-integrated with ``a = dt / tau``:
 
 * target-generating network ("teacher")::
 
@@ -19,30 +19,41 @@ A trial is ``prep_ms / dt_ms`` preparatory steps, during which the condition's o
 of the target arrays (input off). Step ``s`` of a trial compares ``tanh(x_s)`` (``x_0`` = the
 initial state) with the targets of bin ``s - n_prep``. Targets are sampled at ``dt_ms``.
 
-Three models of one seed are three calls sharing one :class:`Shared` draw (a paired comparison):
-``train(f_out, shared, params)`` (FF), ``train(f_out, shared, params, f_hint)`` (FFH) and
-``fit_floor(f_out, shared, params)`` (the untrained network with a fitted readout).
+The models of one run (:data:`hintforce.study.MODELS`) share one :class:`Shared` draw (a paired
+comparison): ``train(f_out, shared, params)`` trains full-FORCE without hints,
+``train(f_out, shared.with_hint_units(observed), params, f_hint)`` with hints, and
+``fit_floor(f_out, shared, params)`` is the untrained network with a fitted readout. Hint weights
+are drawn for every SOC neuron and a hinted model uses the observed neurons' columns, so a larger
+observed set adds hint inputs without redrawing the others. The hinted models differ only in the
+hints (:func:`hint_targets`): the observed neurons' scaled rates, those of another condition (a
+fixed :func:`derangement` of the conditions) or their condition average.
+:func:`fit_model` dispatches on the model's entry in :mod:`hintforce.study`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg.blas import daxpy, dgemv, dger, dsymv, dsyr
 
+from hintforce import study
+
 __all__ = [
     "Evaluation",
+    "Fit",
     "ForceParams",
     "Network",
     "Shared",
     "TrainingDiverged",
+    "derangement",
     "draw_shared",
     "evaluate",
-    "MODELS",
     "fit_floor",
     "fit_model",
+    "hint_targets",
     "new_rls",
     "r_squared",
     "rls_step",
@@ -59,7 +70,7 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class ForceParams:
-    """Parameters of full-FORCE training and evaluation (defaults: DESIGN.md).
+    """Parameters of full-FORCE training and evaluation (defaults: the study of the README).
 
     Attributes
     ----------
@@ -112,13 +123,15 @@ class ForceParams:
         def is_int(v: object) -> bool:
             return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
-        need(is_int(self.n_units) and self.n_units >= 1, "n_units", "an integer >= 1")
+        need(is_int(self.n_units) and self.n_units >= 1, study.N_UNITS, "an integer >= 1")
         need(np.isfinite(self.tau_ms) and self.tau_ms > 0, "tau_ms", "a finite number > 0")
         need(np.isfinite(self.dt_ms) and self.dt_ms > 0, "dt_ms", "a finite number > 0")
         need(self.dt_ms < self.tau_ms, "dt_ms", f"< tau_ms={self.tau_ms}")
         need(np.isfinite(self.g) and self.g >= 0, "g", "a finite number >= 0")
         need(
-            np.isfinite(self.hint_gain) and self.hint_gain >= 0, "hint_gain", "a finite number >= 0"
+            np.isfinite(self.hint_gain) and self.hint_gain >= 0,
+            study.HINT_GAIN,
+            "a finite number >= 0",
         )
         need(np.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0")
         need(is_int(self.n_passes) and self.n_passes >= 1, "n_passes", "an integer >= 1")
@@ -167,7 +180,9 @@ class Shared:
     u_out : ndarray, shape (N, M)
         Output-feedback weights of the teacher, ``U(-1, 1)``.
     u_hint : ndarray, shape (N, K)
-        Hint weights of the teacher, ``hint_gain * U(-1, 1)``; K may be 0 (no hints).
+        Hint weights of the teacher, ``hint_gain * U(-1, 1)``, one column per hint unit; K may
+        be 0 (no hints). :func:`draw_shared` draws a column for every SOC neuron and
+        :meth:`with_hint_units` keeps the observed neurons' columns.
     init_states : ndarray, shape (n_passes, C, N)
         Initial state of trial (pass p, condition c) for teacher and task network alike,
         ``N(0, init_sd^2)``.
@@ -206,6 +221,36 @@ class Shared:
     @property
     def n_hint(self) -> int:
         return self.u_hint.shape[1]
+
+    def with_hint_units(self, units: np.ndarray) -> Shared:
+        """The same draw with only the hint weights of ``units`` (columns of ``u_hint``).
+
+        Parameters
+        ----------
+        units : array of int, shape (K,)
+            Unique indices into the columns of :attr:`u_hint` (the observed SOC neurons), in
+            the order of the hint channels they will receive.
+
+        Returns
+        -------
+        Shared
+            Every other quantity unchanged; ``u_hint`` of shape (N, K).
+        """
+        units = _check_units(units, self.n_hint, "units")
+        return dataclasses.replace(self, u_hint=self.u_hint[:, units])
+
+
+def _check_units(units: np.ndarray, n_units: int, name: str) -> np.ndarray:
+    """``units`` as int64 indices, checked to be 1-D, unique and within ``range(n_units)``."""
+    arr = np.asarray(units)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must be a 1-D array of integer indices, got {units!r}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= n_units):
+        raise ValueError(f"{name} must be indices in range({n_units}), got {arr}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} must be unique, got {arr}")
+    return arr
 
 
 @dataclass(frozen=True)
@@ -332,8 +377,11 @@ def draw_shared(
     Each quantity comes from its own child generator (``rng.spawn``, in the fixed order
     J_D, u_in, u_out, u_hint, init_states, order, eval_noise), so no draw depends on another
     quantity's size: in particular J_D, u_in, u_out, the initial states, orders and evaluation
-    noise are identical whatever ``n_hint`` is (FF's draws do not depend on whether hints
-    exist), and J_D does not depend on the number of conditions or outputs either.
+    noise are identical whatever ``n_hint`` is (the draws of the models without hints do not
+    depend on whether hints exist), and J_D does not depend on the number of conditions or
+    outputs either. The hint weights are drawn unit by unit (``u_hint[:, k]`` is the k-th block
+    of N draws), so a hint unit's weights do not depend on how many hint units there are, and
+    they scale with ``hint_gain`` without being redrawn.
 
     Parameters
     ----------
@@ -342,7 +390,8 @@ def draw_shared(
     n_out : int
         Trained outputs M (observed muscles).
     n_hint : int
-        Hint channels K (observed neurons); 0 for none.
+        Hint units K: every SOC neuron, of which a hinted model uses the observed ones
+        (:meth:`Shared.with_hint_units`); 0 for none.
     params : ForceParams
     rng : numpy.random.Generator
         Must support ``spawn`` (e.g. ``numpy.random.default_rng(seed_sequence)``).
@@ -362,7 +411,7 @@ def draw_shared(
         J_D=g_jd.normal(0.0, params.g / np.sqrt(n), size=(n, n)),
         u_in=g_in.uniform(-1.0, 1.0, size=(n, n_conditions)),
         u_out=g_out.uniform(-1.0, 1.0, size=(n, n_out)),
-        u_hint=params.hint_gain * g_hint.uniform(-1.0, 1.0, size=(n, n_hint)),
+        u_hint=params.hint_gain * g_hint.uniform(-1.0, 1.0, size=(n_hint, n)).T,
         init_states=g_init.normal(0.0, params.init_sd, size=(params.n_passes, n_conditions, n)),
         order=np.stack([g_order.permutation(n_conditions) for _ in range(params.n_passes)]),
         eval_noise=g_noise.normal(
@@ -779,46 +828,170 @@ def evaluate(net: Network, shared: Shared, f_out: np.ndarray, params: ForceParam
     return result
 
 
-#: The study's models: full-FORCE without hints, with hints, and the untrained floor.
-MODELS = ("ff", "ffh", "floor")
+# ----------------------------------------------------------------------------------------------
+# the study's models
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``range(n)`` without fixed points, uniform over all such permutations.
+
+    Uniform permutations are drawn from ``rng`` until one has no fixed point (on average about
+    e = 2.72 draws).
+
+    Parameters
+    ----------
+    n : int
+        Number of items, >= 2 (one item cannot be deranged).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        ``d`` with ``d[i] != i`` for every i.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        raise ValueError(f"a derangement needs an integer n >= 2, got {n!r}")
+    identity = np.arange(n)
+    while True:
+        d = rng.permutation(n)
+        if not np.any(d == identity):
+            return d.astype(np.int64)
+
+
+def hint_targets(
+    kind: str, f_hint: np.ndarray, sham_rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The hints a hinted model's teacher receives, from the observed neurons' scaled hints.
+
+    Parameters
+    ----------
+    kind : {"observed", "shuffled", "mean"}
+        :attr:`hintforce.study.Model.hints` of the model: the hints themselves; condition c
+        receives those of condition ``d[c]``, with d a :func:`derangement` of the conditions
+        drawn from ``sham_rng``; or every condition receives their mean over conditions
+        (per unit and time bin: the condition-independent part).
+    f_hint : ndarray, shape (C, T, K)
+        :func:`scale_hints` of the observed neurons' rates.
+    sham_rng : numpy.random.Generator, optional
+        Source of the derangement; required for ``"shuffled"`` only (and untouched otherwise).
+
+    Returns
+    -------
+    hints : ndarray, shape (C, T, K)
+    derangement : ndarray of int64, shape (C,), or None
+        ``d`` for ``"shuffled"`` hints, else None.
+    """
+    f_hint = np.asarray(f_hint, dtype=np.float64)
+    if f_hint.ndim != 3:
+        raise ValueError(f"f_hint must have shape (C, T, K), got shape {f_hint.shape}")
+    if kind == "observed":
+        return f_hint.copy(), None
+    if kind == "shuffled":
+        if sham_rng is None:
+            raise ValueError("shuffled hints need sham_rng to draw the derangement")
+        d = derangement(f_hint.shape[0], sham_rng)
+        return f_hint[d], d
+    if kind == "mean":
+        mean = f_hint.mean(axis=0, keepdims=True)
+        return np.repeat(mean, f_hint.shape[0], axis=0), None
+    raise ValueError(f"hint kind must be 'observed', 'shuffled' or 'mean', got {kind!r}")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One model of one run, fitted and evaluated (:func:`fit_model`).
+
+    Attributes
+    ----------
+    network : Network
+    evaluation : Evaluation
+    derangement : ndarray of int64, shape (C,), or None
+        For shuffled hints, the derangement used: condition c's teacher received the hints of
+        condition ``derangement[c]``. None for the other models.
+    """
+
+    network: Network
+    evaluation: Evaluation
+    derangement: np.ndarray | None = None
 
 
 def fit_model(
     model: str,
     f_out: np.ndarray,
-    hint_rates: np.ndarray,
+    soc_rates: np.ndarray,
     params: ForceParams,
     rng: np.random.Generator,
-) -> tuple[Network, Evaluation]:
+    *,
+    observed: np.ndarray | None = None,
+    sham_rng: np.random.Generator | None = None,
+) -> Fit:
     """Fit and evaluate one of the study's models for one run.
 
-    The three models of a run call this with generators built from the same seed, so they
-    share ``J_D``, the input and output couplings and every initial state (a paired
-    comparison); only FFH receives the hints, but all three draw with the same number of
-    hint channels so their shared draws are identical.
+    Every model of a run calls this with a generator built from the run's seed, so all share
+    ``J_D``, the input and output couplings, the hint weights and every initial state (a
+    paired comparison). The draw holds hint weights for every SOC neuron; a hinted model's
+    teacher uses the observed neurons' columns and receives :func:`hint_targets` of
+    ``scale_hints(soc_rates[:, :, observed])`` of the model's kind, so the hinted models differ
+    only in the information their hints carry. Models without hints ignore the rates (their
+    draws do not depend on the number of SOC neurons or on which are observed).
 
     Parameters
     ----------
-    model : {"ff", "ffh", "floor"}
+    model : str
+        One of :data:`hintforce.study.MODEL_NAMES`; dispatched on its
+        :attr:`~hintforce.study.Model.hints` and :attr:`~hintforce.study.Model.trained`.
     f_out : ndarray, shape (C, T, M)
         Observed muscles' EMG on the network's time grid (the targets).
-    hint_rates : ndarray, shape (C, T, K)
-        Observed SOC neurons' rates, Hz (scaled by :func:`scale_hints`; used by FFH only).
+    soc_rates : ndarray, shape (C, T, N_soc)
+        Rates of ALL SOC neurons, Hz.
     params : ForceParams
     rng : numpy.random.Generator
         The run's training generator (see :func:`draw_shared`).
+    observed : array of int, shape (K,), optional
+        Indices of the observed SOC neurons (sorted); required for hinted models, unused by
+        the others.
+    sham_rng : numpy.random.Generator, optional
+        The run's sham generator, source of the derangement of shuffled hints; required for
+        them, untouched by the other models.
 
     Returns
     -------
-    network : Network
-    evaluation : Evaluation
+    Fit
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    f_hint = scale_hints(hint_rates)
-    shared = draw_shared(f_out.shape[0], f_out.shape[2], f_hint.shape[2], params, rng)
-    if model == "floor":
+    spec = study.model(model)
+    f_out = np.asarray(f_out, dtype=np.float64)
+    soc_rates = np.asarray(soc_rates, dtype=np.float64)
+    if f_out.ndim != 3:
+        raise ValueError(f"f_out must have shape (C, T, M), got shape {f_out.shape}")
+    if soc_rates.ndim != 3 or soc_rates.shape[:2] != f_out.shape[:2]:
+        raise ValueError(
+            f"soc_rates must have shape (C, T, N_soc) = ({f_out.shape[0]}, {f_out.shape[1]}, "
+            f"N_soc) like f_out, got shape {soc_rates.shape}"
+        )
+    n_cond, _, n_out = f_out.shape
+    n_soc = soc_rates.shape[2]
+    if observed is not None:
+        observed = _check_units(observed, n_soc, "observed")
+    if spec.hinted and (observed is None or observed.size == 0):
+        raise ValueError(f"model {model!r} receives hints: give the observed neurons")
+    if spec.hinted and not spec.trained:
+        raise ValueError(f"model {model!r} is untrained: it cannot receive hints")
+
+    shared = draw_shared(n_cond, n_out, n_soc, params, rng)
+    used = None
+    if not spec.trained:
         network = fit_floor(f_out, shared, params)
+    elif not spec.hinted:
+        network = train(f_out, shared, params)
     else:
-        network = train(f_out, shared, params, f_hint if model == "ffh" else None)
-    return network, evaluate(network, shared, f_out, params)
+        f_hint, used = hint_targets(spec.hints, scale_hints(soc_rates[:, :, observed]), sham_rng)
+        logger.info(
+            "model %s: %s hints of %d of %d SOC neurons%s",
+            model,
+            spec.hints,
+            observed.size,
+            n_soc,
+            "" if used is None else f", conditions deranged as {used.tolist()}",
+        )
+        network = train(f_out, shared.with_hint_units(observed), params, f_hint)
+    return Fit(network, evaluate(network, shared, f_out, params), used)

@@ -1,26 +1,33 @@
-"""Sparse observation: which SOC neurons and which muscles a seed gets to "record".
+"""Sparse observation: which SOC neurons and which muscles a run gets to "record".
 
-Per (seed, fraction) a random subset of ``round(neuron_fraction * n_neurons)`` neurons and
-``round(muscle_fraction * n_muscles)`` muscles is observed (DESIGN.md, "Observation"). One
-permutation of the neurons and one of the muscles are drawn from the generator and the subset
-is a prefix of each, so for the same generator state the subsets of a fraction sweep are nested:
-a larger fraction's subset contains every smaller one's.
+Per run seed, one random permutation of the SOC neurons (the order in which they would be
+recorded) and one of the muscles are drawn; at neuron fraction f the observed neurons are the
+first ``round(f * n_neurons)`` of the permutation, and at muscle fraction m the observed muscles
+the first ``round(m * n_muscles)`` of theirs. The subsets of a fraction sweep are therefore
+nested: a larger fraction's subset contains every smaller one's, and one observation serves
+every neuron fraction of a run.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from hintforce import study
+
 __all__ = ["Observation", "n_selected", "observe"]
 
 
-def _frozen_index_array(values: np.ndarray, name: str) -> np.ndarray:
+def _frozen_index_array(values: np.ndarray, name: str, permutation: bool = False) -> np.ndarray:
     arr = np.array(values, dtype=np.int64)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of indices, got shape {arr.shape}")
-    if arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
+    if permutation:
+        if not np.array_equal(np.sort(arr), np.arange(arr.size)):
+            raise ValueError(f"{name} must be a permutation of range({arr.size})")
+    elif arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
         raise ValueError(f"{name} must hold sorted, unique, non-negative indices, got {arr}")
     arr.flags.writeable = False
     return arr
@@ -28,25 +35,46 @@ def _frozen_index_array(values: np.ndarray, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Observation:
-    """Indices of the observed units of one (seed, fraction).
+    """What one run seed observes.
 
     Attributes
     ----------
-    neurons : ndarray of int64, shape (n_observed_neurons,)
-        Observed SOC neuron indices, sorted ascending, unique, read-only.
+    neuron_order : ndarray of int64, shape (n_neurons,)
+        A permutation of the SOC neurons: at neuron fraction f the first
+        ``round(f * n_neurons)`` entries are observed (:meth:`neurons`). Read-only.
     muscles : ndarray of int64, shape (n_observed_muscles,)
         Observed muscle indices, sorted ascending, unique, read-only.
     """
 
-    neurons: np.ndarray
+    neuron_order: np.ndarray
     muscles: np.ndarray
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "neurons", _frozen_index_array(self.neurons, "neurons"))
+        order = _frozen_index_array(self.neuron_order, "neuron_order", permutation=True)
+        object.__setattr__(self, "neuron_order", order)
         object.__setattr__(self, "muscles", _frozen_index_array(self.muscles, "muscles"))
 
+    def neurons(self, fraction: float) -> np.ndarray:
+        """Observed neuron indices at ``fraction``, sorted: a prefix of :attr:`neuron_order`.
 
-def n_selected(n_units: int, fraction: float, name: str = "fraction", unit: str = "units") -> int:
+        Raises ValueError if the fraction selects no neuron (see :func:`n_selected`).
+        """
+        n = self.neuron_order.size
+        return np.sort(
+            self.neuron_order[: n_selected(n, fraction, study.NEURON_FRACTION, "neurons")]
+        )
+
+
+def n_selected(
+    n_units: int,
+    fraction: float,
+    name: str = "fraction",
+    unit: str = "units",
+    *,
+    minimum: int = 1,
+    keep: int = 0,
+    why: str = "",
+) -> int:
     """Number of units a fraction selects: Python's ``round(fraction * n_units)``.
 
     Parameters
@@ -57,43 +85,60 @@ def n_selected(n_units: int, fraction: float, name: str = "fraction", unit: str 
         Observed fraction, in (0, 1].
     name, unit : str
         Parameter name and unit noun used in error messages.
+    minimum : int
+        Fewest units the fraction must select (>= 1).
+    keep : int
+        Fewest units it must leave unselected (the unobserved neurons are the study's test
+        set).
+    why : str
+        Reason for ``minimum`` and ``keep``, appended to the error message.
 
     Returns
     -------
     int
-        ``round(fraction * n_units)`` (half to even), at least 1.
+        ``round(fraction * n_units)`` (half to even).
 
     Raises
     ------
     ValueError
-        If ``n_units < 1``, ``fraction`` is outside (0, 1] or the count rounds to zero.
+        If ``n_units < 1``, ``fraction`` is outside (0, 1], or the count breaks ``minimum`` or
+        ``keep``. The message suggests bounds that are accepted: rounding is half to even, so
+        ``0.5 / n_units`` itself selects nothing; the suggestions are ``minimum / n_units`` and
+        ``(n_units - keep) / n_units``, rounded inwards to four decimals.
     """
     if int(n_units) != n_units or n_units < 1:
         raise ValueError(f"number of {unit} must be a positive integer, got {n_units}")
     if not (0.0 < fraction <= 1.0):
         raise ValueError(f"{name} must be in (0, 1], got {fraction}")
+    minimum = max(1, minimum)
     count = round(fraction * n_units)
-    if count < 1:
+    if count >= minimum and n_units - count >= keep:
+        return int(count)
+    low = math.ceil(1e4 * minimum / n_units) / 1e4
+    high = math.floor(1e4 * (n_units - keep) / n_units) / 1e4
+    if round(low * n_units) > n_units - keep:
         raise ValueError(
-            f"{name}={fraction} selects 0 of {n_units} {unit}; "
-            f"it must select at least one (use {name} >= {0.5 / n_units:.4g})"
+            f"{name}: {n_units} {unit} cannot be split into at least {minimum} selected and "
+            f"{keep} left{why}"
         )
-    return int(count)
+    if count < minimum:
+        what = f"selects {count} of {n_units} {unit}; it must select at least {minimum}"
+    elif count == n_units:
+        what = f"selects all {n_units} {unit} and leaves none unobserved"
+    else:
+        what = f"leaves {n_units - count} of {n_units} {unit} unobserved; it must leave {keep}"
+    bound = f"{name} >= {low:g}" if count < minimum else f"{name} <= {high:g}"
+    raise ValueError(f"{name}={fraction} {what}{why} (use {bound})")
 
 
 def observe(
-    n_neurons: int,
-    n_muscles: int,
-    neuron_fraction: float,
-    muscle_fraction: float,
-    rng: np.random.Generator,
+    n_neurons: int, n_muscles: int, muscle_fraction: float, rng: np.random.Generator
 ) -> Observation:
-    """Draw the observed neurons and muscles of one seed.
+    """Draw what one run seed observes.
 
     Draws exactly one permutation of ``range(n_neurons)`` and then one of ``range(n_muscles)``
-    from ``rng`` and keeps the first ``round(fraction * n)`` entries of each (sorted). The draws
-    do not depend on the fractions, so for the same generator state the subsets are nested
-    across fractions.
+    from ``rng``; the observed muscles are the first ``round(muscle_fraction * n_muscles)``
+    entries of theirs (sorted).
 
     Parameters
     ----------
@@ -101,8 +146,6 @@ def observe(
         Number of ground-truth neurons (200 in the study).
     n_muscles : int
         Number of muscles (10 in the study).
-    neuron_fraction : float
-        Observed fraction of neurons, in (0, 1] (0.3 -> 60 of 200).
     muscle_fraction : float
         Observed fraction of muscles, in (0, 1] (0.4 -> 4 of 10).
     rng : numpy.random.Generator
@@ -111,17 +154,10 @@ def observe(
     Returns
     -------
     Observation
-
-    Raises
-    ------
-    ValueError
-        If a fraction is outside (0, 1] or selects zero units, or a population is empty.
     """
-    n_obs_neurons = n_selected(n_neurons, neuron_fraction, "neuron_fraction", "neurons")
-    n_obs_muscles = n_selected(n_muscles, muscle_fraction, "muscle_fraction", "muscles")
+    if int(n_neurons) != n_neurons or n_neurons < 1:
+        raise ValueError(f"number of neurons must be a positive integer, got {n_neurons}")
+    n_obs_muscles = n_selected(n_muscles, muscle_fraction, study.MUSCLE_FRACTION, "muscles")
     neuron_order = rng.permutation(int(n_neurons))
     muscle_order = rng.permutation(int(n_muscles))
-    return Observation(
-        neurons=np.sort(neuron_order[:n_obs_neurons]),
-        muscles=np.sort(muscle_order[:n_obs_muscles]),
-    )
+    return Observation(neuron_order=neuron_order, muscles=np.sort(muscle_order[:n_obs_muscles]))

@@ -1,15 +1,22 @@
 """Figures of the study, built on :class:`matplotlib.figure.Figure` (no pyplot, no global state).
 
-Every function takes plain arrays or tidy :class:`pandas.DataFrame` tables and returns a
+Every function takes plain arrays or the study's tidy tables (:mod:`pandas`) and returns a
 :class:`~matplotlib.figure.Figure`; the caller saves it (``fig.savefig(path, dpi=...)``), which
 works without any backend selection because a bare ``Figure`` renders through Agg for raster
-formats. Nothing here reads or writes files.
+formats. Nothing here reads or writes files, and nothing here computes statistics: the
+similarity figures draw the means and intervals of ``summary.csv`` as the statistics rule wrote
+them.
 
-Colours are consistent across figures: one colour per model (:data:`MODEL_COLORS`), one per
-reach direction (:func:`condition_colors`, a cyclic hue wheel so neighbouring directions look
-alike), and the two reference rows of the similarity table as dashed lines
-(:data:`REFERENCE_STYLES`): the ceiling ``soc_split`` in black and the data baseline
-``soc_observed`` in grey. Targets are dashed and fitted or model traces solid.
+Names come from :mod:`hintforce.study`: models in :data:`~hintforce.study.MODELS` order with
+their labels, one colour per model (:data:`MODEL_COLORS`) and, for the three reference rows,
+a colour *and* line style each (:data:`REFERENCE_STYLES`). Reach directions get a cyclic hue
+wheel (:func:`condition_colors`). Targets are dashed and fitted or model traces solid.
+
+Where a table holds several sweep cells, a figure draws one: every axis it does not sweep at
+its first (smallest) value, said in the title as :func:`describe_run` does for a run
+(``gt~2020 mf~0.4 ...``). Rows summarised over a pooled axis (``n_over`` naming a column that
+is empty in those rows, e.g. summaries across ground-truth circuits) are preferred to the
+per-value rows of that axis.
 """
 
 from __future__ import annotations
@@ -20,85 +27,95 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from hintforce import similarity as sim
-from hintforce import stats
+from hintforce import study
 
 __all__ = [
     "MODEL_COLORS",
     "MODEL_LABELS",
     "REFERENCE_STYLES",
-    "cca_means_figure",
+    "axis_figure",
     "cca_spectra_figure",
-    "cca_vs_fraction_figure",
     "condition_colors",
+    "describe_run",
     "ground_truth_figure",
+    "headline_figure",
     "model_color",
     "model_outputs_figure",
+    "tradeoff_figure",
     "trajectories_figure",
 ]
 
-#: Colour of each model (Okabe-Ito, colour-blind safe).
-MODEL_COLORS = MappingProxyType({"ff": "#0072B2", "ffh": "#D55E00", "floor": "#009E73"})
+
+def _registered(name: str, names: Sequence[str]) -> str:
+    """``name``, checked against a registry tuple of :mod:`hintforce.study`."""
+    if name not in names:
+        raise ValueError(f"{name!r} is not among {names}")
+    return name
+
+
+# Defaults of the similarity figures, checked against the registry.
+_UNOBSERVED = _registered("unobserved", study.POPULATIONS)
+_PRIMARY_METRIC = study.METRICS[0].name
+_CROSS_VALIDATED = _registered("cross_validated", study.VALIDATIONS)
+_FULL = _registered("full", study.COMPONENTS)
+_CONDITION = _registered("condition", study.COMPONENTS)
+_NOISY = _registered("noisy", study.STARTS)
+# Metric of the fit rows of summary.csv: the fit table's R² column.
+_FIT_METRIC = _registered("r2", study.FIT_COLUMNS)
+# Quantities of summary.csv: the similarity itself and the mean of its permutation null.
+_VALUE, _NULL_MEAN = "value", "null_mean"
+
+# Okabe-Ito (colour-blind safe), in model order; cycled if the registry grows past it.
+_MODEL_PALETTE = ("#009E73", "#0072B2", "#D55E00", "#CC79A7", "#E69F00", "#56B4E9")
+#: Colour of each model, in :data:`hintforce.study.MODELS` order.
+MODEL_COLORS = MappingProxyType(
+    {name: _MODEL_PALETTE[i % len(_MODEL_PALETTE)] for i, name in enumerate(study.MODEL_NAMES)}
+)
+#: Colour and line style of each reference row: all three differ in both.
+REFERENCE_STYLES = MappingProxyType(
+    {
+        study.CEILING: MappingProxyType({"color": "black", "linestyle": "--", "linewidth": 1.6}),
+        study.BASELINE: MappingProxyType({"color": "0.55", "linestyle": "-.", "linewidth": 1.8}),
+        study.RELIABILITY: MappingProxyType(
+            {"color": "#8C510A", "linestyle": ":", "linewidth": 2.0}
+        ),
+    }
+)
 #: Display name of each model and reference row.
 MODEL_LABELS = MappingProxyType(
     {
-        "ff": "FF",
-        "ffh": "FFH (hints)",
-        "floor": "floor (untrained)",
-        "soc_split": "ceiling (SOC halves)",
-        "soc_observed": "data baseline (observed SOC)",
+        **{m.name: m.label for m in study.MODELS},
+        study.CEILING: "ceiling (SOC scored as a model)",
+        study.BASELINE: "data baseline (observed SOC neurons)",
+        study.RELIABILITY: "split-half reliability (SOC halves)",
     }
 )
-#: Line style of the reference rows of the similarity table.
-REFERENCE_STYLES = MappingProxyType(
-    {
-        "soc_split": MappingProxyType({"color": "black", "linestyle": "--", "linewidth": 1.6}),
-        "soc_observed": MappingProxyType({"color": "0.5", "linestyle": "--", "linewidth": 1.6}),
-    }
-)
-# Order of models within a panel: floor, then the paired FF and FFH side by side.
-_MODEL_ORDER = ("floor", "ff", "ffh")
-# Fallback colours for models not in MODEL_COLORS (assigned in sorted-name order).
-_EXTRA_COLORS = ("#CC79A7", "#56B4E9", "#E69F00", "#F0E442", "#000000")
 _POPULATION_TITLES = MappingProxyType(
     {
         "all": "all SOC neurons",
         "observed": "observed SOC neurons",
-        "unobserved": "unobserved SOC neurons",
+        _UNOBSERVED: "unobserved SOC neurons",
+        study.HELD_OUT: "held-out SOC neurons (one fixed set)",
     }
 )
-
-_SIMILARITY_COLUMNS = (
-    "neuron_fraction",
-    "muscle_fraction",
-    "seed",
-    "model",
-    "population",
-    "metric",
-    "k",
-    "value",
+_COMPONENT_TITLES = MappingProxyType(
+    {_FULL: "full activity", _CONDITION: "condition-specific activity"}
 )
-_SPECTRA_COLUMNS = ("neuron_fraction", "seed", "model", "population", "k", "index", "value")
-_SUMMARY_COLUMNS = (
-    "model",
-    "population",
-    "metric",
-    "k",
-    "neuron_fraction",
-    "n",
-    "mean",
-    "sd",
-    "ci_low",
-    "ci_high",
-)
+# Columns every similarity figure needs in summary.csv (the others are optional).
+_SUMMARY_REQUIRED = ("model", "population", "metric", "k", "mean")
+_SPECTRA_REQUIRED = ("model", "population", "k", "index", "value")
+# Most panels side by side in a grid of small multiples.
+_MAX_COLUMNS = 5
 
 
 # ---------------------------------------------------------------------------------------------
-# Colours and small helpers
+# Colours, labels and small helpers
 
 
 def condition_colors(n_conditions: int) -> np.ndarray:
@@ -124,26 +141,58 @@ def condition_colors(n_conditions: int) -> np.ndarray:
     return hsv_to_rgb(hsv)
 
 
-def model_color(name: str, others: Sequence[str] = ()) -> str:
-    """Colour of a model: :data:`MODEL_COLORS` if known, else a fallback from its rank in
-    the sorted unknown names of ``others`` (so the same table always gets the same colours)."""
+def model_color(name: str) -> str:
+    """Colour of a model or reference row (dark grey for a name the registry does not know)."""
     if name in MODEL_COLORS:
         return MODEL_COLORS[name]
     if name in REFERENCE_STYLES:
         return REFERENCE_STYLES[name]["color"]
-    unknown = sorted({n for n in (*others, name) if n not in MODEL_COLORS})
-    return _EXTRA_COLORS[unknown.index(name) % len(_EXTRA_COLORS)]
+    return "0.3"
+
+
+def describe_run(values: Mapping[str, object]) -> str:
+    """A run or sweep cell as its path reads, e.g. ``"gt~2020 mf~0.4 seed~1 nf~0.3"``.
+
+    Parameters
+    ----------
+    values : mapping of axis name to value
+        Values of some of :data:`hintforce.study.AXES` (other keys are ignored); a missing
+        value (None or NaN: a summary pooled over that axis) reads ``all``.
+
+    Returns
+    -------
+    str
+        ``key~value`` for each axis present, in path order, separated by spaces.
+    """
+    parts = []
+    for ax in study.AXES:
+        if ax.name not in values:
+            continue
+        value = values[ax.name]
+        parts.append(f"{ax.key}~{'all' if pd.isna(value) else ax.label(value)}")
+    return " ".join(parts)
 
 
 def _label(name: str) -> str:
     return MODEL_LABELS.get(name, name)
 
 
-def _order_models(names) -> list[str]:
-    """Non-reference models: floor, ff, ffh first, then any others sorted."""
-    names = [n for n in dict.fromkeys(names) if n not in REFERENCE_STYLES]
-    known = [n for n in _MODEL_ORDER if n in names]
-    return known + sorted(n for n in names if n not in _MODEL_ORDER)
+def _axis_label(name: str) -> str:
+    return f"{name.replace('_', ' ')} ({study.axis(name).key})"
+
+
+def _models_in(names) -> list[str]:
+    """The non-reference names among ``names``: registry order, then unknown ones sorted."""
+    present = set(names) - set(study.REFERENCES)
+    known = [m for m in study.MODEL_NAMES if m in present]
+    return known + sorted(present - set(known))
+
+
+def _grid(n: int, max_columns: int = _MAX_COLUMNS) -> tuple[int, int]:
+    """Balanced (rows, columns) for ``n`` panels: as few rows as ``max_columns`` allows, then
+    as few columns as those rows need (6 panels: 2 x 3, not 5 + 1)."""
+    rows = math.ceil(n / max_columns)
+    return rows, math.ceil(n / rows)
 
 
 def _condition_handles(n_conditions: int) -> list[Line2D]:
@@ -161,16 +210,29 @@ def _style_handles(dashed: str, solid: str) -> list[Line2D]:
     ]
 
 
-def _bottom_legend(fig: Figure, handles: Sequence, labels: Sequence[str]) -> None:
-    """One row of legend entries below the panels."""
+def _ordered_handles(handles: Mapping[str, Line2D]) -> list[Line2D]:
+    """Legend handles: models in registry order, then the reference rows."""
+    return [handles[n] for n in (*_models_in(handles), *study.REFERENCES) if n in handles]
+
+
+def _bottom_legend(fig: Figure, handles: Sequence, labels: Sequence[str] | None = None) -> None:
+    """Legend entries below the panels, in as many rows as the figure's width needs."""
+    if labels is None:
+        labels = [h.get_label() for h in handles]
+    ncols = max(1, min(len(handles), int(fig.get_figwidth() // 2.2)))
     fig.legend(
         handles=handles,
         labels=labels,
         loc="outside lower center",
-        ncols=len(handles),
-        fontsize=10,
+        ncols=ncols,
+        fontsize=9,
         frameon=False,
     )
+
+
+def _suptitle(fig: Figure, text: str, title: str | None, **kwargs) -> None:
+    """The figure title, with the caller's ``title`` (e.g. the run shown) on a second line."""
+    fig.suptitle(f"{text}\n{title}" if title else text, **kwargs)
 
 
 def _check_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -190,19 +252,161 @@ def _as_array(x, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def _first_value(values: pd.Series):
-    return sorted(values.unique())[0]
+# ---------------------------------------------------------------------------------------------
+# Reading the summary table
 
 
-def _seed_offsets(n: int, width: float = 0.28) -> np.ndarray:
-    """Deterministic horizontal spread of ``n`` seed dots within a bar of ``width``."""
-    if n <= 1:
-        return np.zeros(n)
-    return np.linspace(-width / 2, width / 2, n)
+def _equals(column: pd.Series, value) -> np.ndarray:
+    """Where ``column`` equals ``value``, as a plain boolean array (a missing value, NaN or
+    ``pd.NA`` of a nullable column, equals nothing but a missing ``value``)."""
+    if pd.isna(value):
+        return column.isna().to_numpy()
+    return column.eq(value).fillna(False).to_numpy(dtype=bool)
+
+
+def _where(table: pd.DataFrame, name: str, **conditions) -> pd.DataFrame:
+    """Rows of ``table`` matching every ``column=value``; a column the table lacks is not a
+    condition (optional columns). No rows left is an error naming the conditions."""
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in conditions.items():
+        if column in table.columns:
+            mask &= _equals(table[column], value)
+    if not mask.any():
+        shown = ", ".join(f"{c} = {v!r}" for c, v in conditions.items() if c in table.columns)
+        raise ValueError(f"{name} has no rows with {shown}")
+    return table[mask]
+
+
+def _quantity(table: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Rows of one quantity of summary.csv (all rows if the table has no ``quantity``)."""
+    if "quantity" not in table.columns:
+        return table if quantity == _VALUE else table.iloc[:0]
+    return table[table["quantity"] == quantity]
+
+
+def _select_cell(
+    table: pd.DataFrame, vary: Sequence[str] = ()
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The rows of one sweep cell: every axis column but ``vary`` at its first value.
+
+    Rows with a missing ``vary`` value are dropped. Rows pooled over an axis (their ``n_over``
+    names an axis column, empty in those rows) are kept in preference to the per-value rows of
+    that axis. Returns the rows and the cell (axis -> value, NaN for a pooled axis).
+    """
+    table = table.dropna(subset=list(vary))
+    axes = [a for a in study.AXIS_NAMES if a in table.columns and a not in vary]
+    if "n_over" in table.columns:
+        pooled = table["n_over"].isin(axes).to_numpy()
+        if pooled.any():
+            table = table[pooled]
+    cell: dict[str, object] = {}
+    for name in axes:
+        values = table[name].dropna()
+        if values.empty:
+            cell[name] = np.nan
+            continue
+        cell[name] = first = sorted(values.unique())[0]
+        table = table[_equals(table[name], first)]
+    return table, cell
+
+
+def _replicates(rows: pd.DataFrame) -> str:
+    """What the intervals are over, e.g. ``"n = 5 seed"`` (empty without ``n``)."""
+    if "n" not in rows.columns:
+        return ""
+    counts = sorted({int(n) for n in rows["n"].dropna()})
+    if not counts:
+        return ""
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    over = sorted(rows["n_over"].dropna().unique()) if "n_over" in rows.columns else []
+    return f"n = {n} {', '.join(map(str, over))}".rstrip()
+
+
+def _interval(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``ci_low``, ``ci_high`` of ``rows`` (NaN where the table has none)."""
+    nan = np.full(len(rows), np.nan)
+    low = rows["ci_low"].to_numpy(float) if "ci_low" in rows.columns else nan
+    high = rows["ci_high"].to_numpy(float) if "ci_high" in rows.columns else nan
+    return low, high
+
+
+def _one_row(rows: pd.DataFrame, what: str) -> pd.Series:
+    if len(rows) != 1:
+        raise ValueError(
+            f"expected one summary row for {what}, got {len(rows)}: the table has a key the "
+            f"figure does not select on"
+        )
+    return rows.iloc[0]
+
+
+def _components(table: pd.DataFrame) -> list[str | None]:
+    """Components present in registry order ([None] for a table without the column)."""
+    if "component" not in table.columns:
+        return [None]
+    present = set(table["component"])
+    return [c for c in study.COMPONENTS if c in present] + sorted(present - set(study.COMPONENTS))
+
+
+def _panel_title(population: str, component: str | None) -> str:
+    title = _POPULATION_TITLES.get(population, population)
+    if component is not None:
+        title += f"\n{_COMPONENT_TITLES.get(component, component)}"
+    return title
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. Ground truth
+# Repeated drawings
+
+
+def _band(ax: Axes, x: np.ndarray, low: np.ndarray, high: np.ndarray, color, gid: str) -> None:
+    """A shaded interval between ``low`` and ``high`` (gaps where they are NaN)."""
+    if np.isfinite(low).any() and np.isfinite(high).any():
+        band = ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0, zorder=1)
+        band.set_gid(gid)
+
+
+def _reference_lines(ax: Axes, rows: pd.DataFrame, x: str | None = None) -> dict[str, Line2D]:
+    """The reference rows of ``rows`` in their styles: horizontal lines at their mean, or their
+    means against the column ``x``. Returns the lines drawn, by reference name."""
+    drawn = {}
+    for name, style in REFERENCE_STYLES.items():
+        ref = rows[rows["model"] == name]
+        if ref.empty:
+            continue
+        if x is None:
+            line = ax.axhline(float(_one_row(ref, name)["mean"]), zorder=2, **style)
+        else:
+            ref = ref.sort_values(x)
+            (line,) = ax.plot(ref[x].to_numpy(float), ref["mean"].to_numpy(float), **style)
+        line.set_gid(name)
+        line.set_label(_label(name))
+        drawn[name] = line
+    return drawn
+
+
+def _curves(ax: Axes, rows: pd.DataFrame, x: str) -> dict[str, Line2D]:
+    """Each model's mean against the column ``x`` with its interval as a band, and the
+    reference rows as lines. Returns the lines drawn, by name."""
+    drawn = {}
+    for name in _models_in(rows["model"]):
+        curve = rows[rows["model"] == name].sort_values(x)
+        if curve[x].duplicated().any():
+            raise ValueError(f"several rows of {name!r} share a {x} value in one panel")
+        xs = curve[x].to_numpy(float)
+        color = model_color(name)
+        (line,) = ax.plot(
+            xs, curve["mean"].to_numpy(float), color=color, marker="o", markersize=4, linewidth=1.8
+        )
+        line.set_gid(name)
+        line.set_label(_label(name))
+        _band(ax, xs, *_interval(curve), color=color, gid=f"{name}/band")
+        drawn[name] = line
+    drawn.update(_reference_lines(ax, rows, x))
+    return drawn
+
+
+# ---------------------------------------------------------------------------------------------
+# Ground truth
 
 
 def ground_truth_figure(
@@ -215,6 +419,7 @@ def ground_truth_figure(
     target_abscissa: float,
     *,
     n_example_neurons: int = 4,
+    title: str | None = None,
 ) -> Figure:
     """The ground truth: EMG fit, example neurons, population PCs and stability optimisation.
 
@@ -235,13 +440,16 @@ def ground_truth_figure(
     n_example_neurons : int, optional
         Number of example neurons: the ones with the largest variance over all conditions and
         time bins (ties broken by lower index), at most ``n_neurons``.
+    title : str, optional
+        Which circuit this is (e.g. ``describe_run({...})``), shown under the figure title.
 
     Returns
     -------
     Figure
-        Top: one panel per muscle (targets dashed, readout solid, R² in the title). Middle:
-        example neurons' rates. Bottom: the top-2 PC trajectories (marker at the start) and
-        the spectral abscissa per iteration (log scale if positive) with the target.
+        Top: one panel per muscle in a balanced grid (targets dashed, readout solid, R² in the
+        title). Middle: example neurons' rates. Bottom: the top-2 PC trajectories (marker at
+        the start) and the spectral abscissa per iteration (log scale if positive) with the
+        target.
     """
     emg = _as_array(emg, "emg", 3)
     emg_fit = _as_array(emg_fit, "emg_fit", 3)
@@ -266,10 +474,9 @@ def ground_truth_figure(
         raise ValueError(f"n_example_neurons must be at least 1, got {n_example_neurons}")
     colors = condition_colors(n_conditions)
 
-    ncols = min(5, n_muscles)
-    nrows = math.ceil(n_muscles / ncols)
-    fig = Figure(figsize=(13, 4.8 + 2.3 * nrows), layout="constrained")
-    fig.suptitle("Ground-truth M1: gain-modulated SOC", fontsize=14, fontweight="bold")
+    nrows, ncols = _grid(n_muscles)
+    fig = Figure(figsize=(13, 5.2 + 2.3 * nrows), layout="constrained")
+    _suptitle(fig, "Ground-truth M1: gain-modulated SOC", title, fontsize=14, fontweight="bold")
     top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.0 * nrows, 1.2, 1.4])
 
     # EMG small multiples.
@@ -348,7 +555,7 @@ def ground_truth_figure(
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Model outputs
+# One run: model outputs and latent trajectories
 
 
 def model_outputs_figure(
@@ -357,6 +564,8 @@ def model_outputs_figure(
     r2: Mapping[str, float],
     time_ms: np.ndarray,
     muscles: Sequence[int],
+    *,
+    title: str | None = None,
 ) -> Figure:
     """Outputs of trained networks against the EMG targets of the observed muscles.
 
@@ -365,19 +574,22 @@ def model_outputs_figure(
     targets : ndarray, shape (n_conditions, n_times, n_observed_muscles)
         EMG targets of the observed muscles (a.u.).
     outputs : mapping of str to ndarray, shape (n_conditions, n_times, n_observed_muscles)
-        Each model's output (rows of the figure, in mapping order).
+        Each model's output: every trained model of the run, shams included (rows of the
+        figure: registry models in registry order, then any others sorted).
     r2 : mapping of str to float
         R² of each model's output (every key of ``outputs`` must be present).
     time_ms : ndarray, shape (n_times,)
         Time of each bin (ms).
     muscles : sequence of int, length n_observed_muscles
         Original (0-based) indices of the observed muscles, shown 1-based as labels.
+    title : str, optional
+        Which run this is (e.g. ``describe_run({...})``), shown under the figure title.
 
     Returns
     -------
     Figure
         Rows = models, columns = muscles; targets dashed, outputs solid, one colour per
-        condition.
+        condition; the legend below the panels.
     """
     targets = _as_array(targets, "targets", 3)
     time_ms = _as_array(time_ms, "time_ms", 1)
@@ -390,8 +602,8 @@ def model_outputs_figure(
     if not outputs:
         raise ValueError("outputs must contain at least one model")
     arrays = {}
-    for name, out in outputs.items():
-        out = _as_array(out, f"outputs[{name!r}]", 3)
+    for name in _models_in(outputs):
+        out = _as_array(outputs[name], f"outputs[{name!r}]", 3)
         if out.shape != targets.shape:
             raise ValueError(
                 f"outputs[{name!r}] has shape {out.shape}, targets have {targets.shape}"
@@ -402,7 +614,9 @@ def model_outputs_figure(
     colors = condition_colors(n_conditions)
 
     n_rows = len(arrays)
-    fig = Figure(figsize=(2.7 * n_muscles + 2.4, 2.2 * n_rows + 1.0), layout="constrained")
+    fig = Figure(
+        figsize=(max(8.0, 2.7 * n_muscles + 1.6), 2.1 * n_rows + 2.0), layout="constrained"
+    )
     axes = fig.subplots(n_rows, n_muscles, sharex=True, sharey=True, squeeze=False)
     for i, (name, out) in enumerate(arrays.items()):
         for j, muscle in enumerate(muscles):
@@ -414,344 +628,25 @@ def model_outputs_figure(
             if i == n_rows - 1:
                 ax.set_xlabel("time (ms)")
         axes[i, 0].set_ylabel(f"{_label(name)}, R² = {float(r2[name]):.3f}\noutput (a.u.)")
-    fig.suptitle(
+    _suptitle(
+        fig,
         "Network outputs (solid) vs EMG targets (dashed) on the observed muscles",
+        title,
         fontsize=13,
     )
-    fig.legend(
-        handles=_condition_handles(n_conditions) + _style_handles("EMG target", "network"),
-        loc="outside right upper",
-        fontsize=9,
-        frameon=False,
+    _bottom_legend(
+        fig, _condition_handles(n_conditions) + _style_handles("EMG target", "network output")
     )
     return fig
 
 
-# ---------------------------------------------------------------------------------------------
-# 3. CCA spectra
-
-
-def cca_spectra_figure(spectra: pd.DataFrame) -> Figure:
-    """Canonical-correlation spectra per population, mean over seeds with 95% t-intervals.
-
-    Parameters
-    ----------
-    spectra : DataFrame
-        Long table with columns ``neuron_fraction, seed, model, population, k, index, value``
-        (``index`` 0..k-1 in descending order of correlation). Only the largest ``k`` and the
-        smallest ``neuron_fraction`` are drawn.
-
-    Returns
-    -------
-    Figure
-        One panel per population (all, observed, unobserved, those present). Models as lines
-        with a shaded 95% interval; ``soc_split`` and ``soc_observed`` as dashed reference
-        lines where present.
-    """
-    _check_columns(spectra, _SPECTRA_COLUMNS, "spectra")
-    k = int(spectra["k"].max())
-    fraction = _first_value(spectra["neuron_fraction"])
-    sub = spectra[(spectra["k"] == k) & (spectra["neuron_fraction"] == fraction)]
-    populations = [p for p in sim.POPULATIONS if p in set(sub["population"])]
-    if not populations:
-        raise ValueError(
-            f"spectra has no population among {sim.POPULATIONS}, got "
-            f"{sorted(sub['population'].unique())}"
-        )
-    summary = stats.summarise(sub, by=["model", "population", "index"])
-    models = _order_models(summary["model"])
-    all_names = list(summary["model"].unique())
-    n_seeds = sub["seed"].nunique()
-
-    fig = Figure(figsize=(4.3 * len(populations) + 2.6, 4.2), layout="constrained")
-    axes = fig.subplots(1, len(populations), sharey=True, squeeze=False).ravel()
-    handles: dict[str, object] = {}
-    for ax, population in zip(axes, populations, strict=True):
-        panel = summary[summary["population"] == population]
-        for name in models:
-            rows = panel[panel["model"] == name].sort_values("index")
-            if rows.empty:
-                continue
-            x = rows["index"].to_numpy() + 1
-            color = model_color(name, all_names)
-            (line,) = ax.plot(
-                x, rows["mean"], color=color, marker="o", markersize=3.5, linewidth=1.8
-            )
-            ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=color, alpha=0.2, linewidth=0)
-            handles.setdefault(name, line)
-        for name, style in REFERENCE_STYLES.items():
-            rows = panel[panel["model"] == name].sort_values("index")
-            if rows.empty:
-                continue
-            (line,) = ax.plot(rows["index"].to_numpy() + 1, rows["mean"], **style)
-            handles.setdefault(name, line)
-        ax.set_title(_POPULATION_TITLES.get(population, population), fontsize=11)
-        ax.set_xlabel("canonical dimension")
-        ax.set_ylim(0.0, 1.03)
-        ax.set_xlim(0.5, k + 0.5)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0].set_ylabel("canonical correlation")
-    fig.suptitle(
-        f"CCA spectra vs the SOC (k = {k} PCs, neuron fraction {fraction:g}, "
-        f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; band = 95% CI)",
-        fontsize=12,
-    )
-    _bottom_legend(fig, list(handles.values()), [_label(n) for n in handles])
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# 4. Mean CCA per model, with seeds
-
-
-def cca_means_figure(similarity: pd.DataFrame) -> Figure:
-    """Mean canonical correlation per model and population, with single seeds and references.
-
-    Parameters
-    ----------
-    similarity : DataFrame
-        Long table with columns ``neuron_fraction, muscle_fraction, seed, model, population,
-        metric, k, value``. Only ``metric == "cca"`` and the first (smallest) neuron and muscle
-        fractions are drawn.
-
-    Returns
-    -------
-    Figure
-        Rows = ``k`` (ascending), columns = populations. Bars: mean over seeds with a 95%
-        t-interval; dots: single seeds, with FF and FFH of the same seed joined by a thin line
-        (the paired comparison; the count of seeds with FFH > FF is printed). Horizontal
-        lines: the ceiling (``soc_split``) and the data baseline (``soc_observed``) with a
-        faint 95% band.
-    """
-    table = similarity
-    _check_columns(table, _SIMILARITY_COLUMNS, "similarity")
-    sub = table[table["metric"] == "cca"]
-    if sub.empty:
-        raise ValueError("similarity has no rows with metric 'cca'")
-    fraction = _first_value(sub["neuron_fraction"])
-    muscle_fraction = _first_value(sub["muscle_fraction"])
-    sub = sub[(sub["neuron_fraction"] == fraction) & (sub["muscle_fraction"] == muscle_fraction)]
-    ks = sorted(int(k) for k in sub["k"].unique())
-    populations = [p for p in sim.POPULATIONS if p in set(sub["population"])]
-    if not populations:
-        raise ValueError(
-            f"similarity has no population among {sim.POPULATIONS}, got "
-            f"{sorted(sub['population'].unique())}"
-        )
-    summary = stats.summarise(sub, by=["model", "population", "k"])
-    models = _order_models(sub["model"])
-    all_names = list(sub["model"].unique())
-    seeds = sorted(sub["seed"].unique())
-    offsets = dict(zip(seeds, _seed_offsets(len(seeds)), strict=True))
-
-    fig = Figure(figsize=(3.9 * len(populations) + 2.8, 3.4 * len(ks) + 0.8), layout="constrained")
-    axes = fig.subplots(len(ks), len(populations), sharey=True, squeeze=False)
-    ref_handles: dict[str, object] = {}
-    for i, k in enumerate(ks):
-        for j, population in enumerate(populations):
-            ax = axes[i, j]
-            cell = sub[(sub["population"] == population) & (sub["k"] == k)]
-            cell_summary = summary[(summary["population"] == population) & (summary["k"] == k)]
-            present = [m for m in models if m in set(cell["model"])]
-            positions = {m: p for p, m in enumerate(present)}
-            for name in present:
-                row = cell_summary[cell_summary["model"] == name].iloc[0]
-                pos = positions[name]
-                color = model_color(name, all_names)
-                mean = float(row["mean"])
-                err = np.array([[mean - row["ci_low"]], [row["ci_high"] - mean]], dtype=float)
-                ax.bar(
-                    pos,
-                    mean,
-                    width=0.6,
-                    color=color,
-                    alpha=0.3,
-                    edgecolor=color,
-                    linewidth=1.5,
-                    zorder=1,
-                )
-                ax.errorbar(
-                    pos,
-                    mean,
-                    yerr=np.nan_to_num(err),
-                    color="black",
-                    capsize=5,
-                    linewidth=1.4,
-                    zorder=3,
-                )
-                seeds_rows = cell[cell["model"] == name]
-                xs = pos + np.array([offsets[s] for s in seeds_rows["seed"]])
-                ax.scatter(
-                    xs,
-                    seeds_rows["value"],
-                    s=16,
-                    color=color,
-                    edgecolor="white",
-                    linewidth=0.5,
-                    zorder=4,
-                )
-            if "ff" in positions and "ffh" in positions:
-                ff = cell[cell["model"] == "ff"].set_index("seed")["value"]
-                ffh = cell[cell["model"] == "ffh"].set_index("seed")["value"]
-                paired = sorted(set(ff.index) & set(ffh.index))
-                for s in paired:
-                    ax.plot(
-                        [positions["ff"] + offsets[s], positions["ffh"] + offsets[s]],
-                        [ff[s], ffh[s]],
-                        color="0.4",
-                        linewidth=0.7,
-                        alpha=0.7,
-                        zorder=2,
-                    )
-                test = stats.paired_tests(cell, a="ffh", b="ff", by=[]).iloc[0]
-                ax.text(
-                    0.02,
-                    0.97,
-                    f"FFH > FF in {int(test['wins'])}/{int(test['n'])} seeds",
-                    transform=ax.transAxes,
-                    va="top",
-                    fontsize=9,
-                )
-            for name, style in REFERENCE_STYLES.items():
-                rows = cell_summary[cell_summary["model"] == name]
-                if rows.empty:
-                    continue
-                row = rows.iloc[0]
-                line = ax.axhline(float(row["mean"]), zorder=0, **style)
-                if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
-                    ax.axhspan(
-                        row["ci_low"], row["ci_high"], color=style["color"], alpha=0.1, zorder=0
-                    )
-                ref_handles.setdefault(name, line)
-            ax.set_xticks(range(len(present)), [_label(m) for m in present], fontsize=9)
-            ax.set_xlim(-0.6, max(len(present), 1) - 0.4)
-            ax.set_ylim(0.0, 1.05)
-            ax.grid(True, axis="y", alpha=0.3)
-            ax.set_title(f"{_POPULATION_TITLES.get(population, population)}, k = {k}", fontsize=11)
-            if j == 0:
-                ax.set_ylabel("mean canonical correlation")
-    n_seeds = len(seeds)
-    fig.suptitle(
-        f"Similarity to the SOC: mean CCA on PCA factors (neuron fraction {fraction:g}, "
-        f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; bars = mean ± 95% CI, dots = seeds)",
-        fontsize=12,
-    )
-    handles = [
-        Line2D([], [], color="black", marker="_", markersize=10, linewidth=1.4),
-        Line2D([], [], color="0.4", marker="o", markersize=4, linestyle="none"),
-        Line2D([], [], color="0.4", linewidth=0.7),
-        *ref_handles.values(),
-    ]
-    labels = [
-        "mean ± 95% CI",
-        "single seed",
-        "same seed, FF vs FFH",
-        *(_label(n) for n in ref_handles),
-    ]
-    _bottom_legend(fig, handles, labels)
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. Mean CCA vs observed fraction
-
-
-def cca_vs_fraction_figure(summary: pd.DataFrame) -> Figure:
-    """Mean canonical correlation as a function of the observed neuron fraction.
-
-    Parameters
-    ----------
-    summary : DataFrame
-        Columns ``model, population, metric, k, neuron_fraction, n, mean, sd, ci_low,
-        ci_high`` (one row per group). Only ``metric == "cca"`` and the largest ``k`` are
-        drawn.
-
-    Returns
-    -------
-    Figure
-        One panel per population, unobserved first (the honest test), then all and observed.
-        Models: mean with 95% CI error bars (slightly dodged horizontally); references dashed.
-    """
-    _check_columns(summary, _SUMMARY_COLUMNS, "summary")
-    sub = summary[summary["metric"] == "cca"]
-    if sub.empty:
-        raise ValueError("summary has no rows with metric 'cca'")
-    k = int(sub["k"].max())
-    sub = sub[sub["k"] == k]
-    order = ("unobserved", "all", "observed")
-    populations = [p for p in order if p in set(sub["population"])]
-    if not populations:
-        raise ValueError(
-            f"summary has no population among {order}, got {sorted(sub['population'].unique())}"
-        )
-    fractions = np.sort(sub["neuron_fraction"].unique().astype(float))
-    spacing = float(np.diff(fractions).min()) if fractions.size > 1 else 0.1
-    models = _order_models(sub["model"])
-    all_names = list(sub["model"].unique())
-    dodge = {m: (i - (len(models) - 1) / 2) * 0.06 * spacing for i, m in enumerate(models)}
-
-    fig = Figure(figsize=(4.4 * len(populations) + 2.8, 4.2), layout="constrained")
-    axes = fig.subplots(1, len(populations), sharey=True, squeeze=False).ravel()
-    handles: dict[str, object] = {}
-    for ax, population in zip(axes, populations, strict=True):
-        panel = sub[sub["population"] == population]
-        for name in models:
-            rows = panel[panel["model"] == name].sort_values("neuron_fraction")
-            if rows.empty:
-                continue
-            mean = rows["mean"].to_numpy(dtype=float)
-            err = np.vstack(
-                [mean - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - mean]
-            )
-            container = ax.errorbar(
-                rows["neuron_fraction"].to_numpy(float) + dodge[name],
-                mean,
-                yerr=np.nan_to_num(err),
-                color=model_color(name, all_names),
-                marker="o",
-                markersize=5,
-                capsize=4,
-                linewidth=1.8,
-            )
-            handles.setdefault(name, container)
-        for name, style in REFERENCE_STYLES.items():
-            rows = panel[panel["model"] == name].sort_values("neuron_fraction")
-            if rows.empty:
-                continue
-            (line,) = ax.plot(
-                rows["neuron_fraction"].to_numpy(float),
-                rows["mean"],
-                marker="s",
-                markersize=4,
-                **style,
-            )
-            handles.setdefault(name, line)
-        title = _POPULATION_TITLES.get(population, population)
-        if population == "unobserved":
-            title += " (never seen)"
-        ax.set_title(title, fontsize=11)
-        ax.set_xlabel("observed fraction of SOC neurons")
-        ax.set_xticks(fractions)
-        ax.set_xticklabels([f"{f:g}" for f in fractions])
-        pad = 0.5 * spacing
-        ax.set_xlim(fractions[0] - pad, fractions[-1] + pad)
-        ax.set_ylim(0.0, 1.05)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0].set_ylabel("mean canonical correlation")
-    fig.suptitle(
-        f"Similarity to the SOC vs observed fraction (CCA, k = {k}; mean ± 95% CI over seeds)",
-        fontsize=12,
-    )
-    _bottom_legend(fig, list(handles.values()), [_label(n) for n in handles])
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. Latent trajectories in a CCA-aligned space
-
-
-def trajectories_figure(soc_rates: np.ndarray, models: Mapping[str, np.ndarray], k: int) -> Figure:
+def trajectories_figure(
+    soc_rates: np.ndarray,
+    models: Mapping[str, np.ndarray],
+    k: int,
+    *,
+    title: str | None = None,
+) -> Figure:
     """SOC and model latent trajectories in a common, CCA-aligned 2-D space.
 
     For each model, the top-``k`` PCA factors of the model and of the SOC (samples = condition
@@ -766,10 +661,12 @@ def trajectories_figure(soc_rates: np.ndarray, models: Mapping[str, np.ndarray],
     soc_rates : ndarray, shape (n_conditions, n_times, n_neurons)
         Ground-truth SOC rates (Hz), e.g. all neurons or only the unobserved ones.
     models : mapping of str to ndarray, shape (n_conditions, n_times, n_units)
-        Model activity on the same conditions and time bins (e.g. ``ff``, ``ffh``), one panel
-        each, in mapping order.
+        Model activity on the same conditions and time bins, one panel each (registry models
+        in registry order, then any others sorted; in a balanced grid).
     k : int
         Number of PCs of each population entering the CCA (at least 2).
+    title : str, optional
+        Which run this is (e.g. ``describe_run({...})``), shown under the figure title.
 
     Returns
     -------
@@ -787,10 +684,12 @@ def trajectories_figure(soc_rates: np.ndarray, models: Mapping[str, np.ndarray],
     soc = sim.stack_conditions(soc_rates)
     colors = condition_colors(n_conditions)
 
-    fig = Figure(figsize=(4.6 * len(models) + 2.2, 4.8), layout="constrained")
-    axes = fig.subplots(1, len(models), squeeze=False).ravel()
-    for ax, (name, rates) in zip(axes, models.items(), strict=True):
-        rates = _as_array(rates, f"models[{name!r}]", 3)
+    names = _models_in(models)
+    nrows, ncols = _grid(len(names), max_columns=3)
+    fig = Figure(figsize=(max(8.0, 4.4 * ncols), 4.3 * nrows + 1.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        rates = _as_array(models[name], f"models[{name!r}]", 3)
         if rates.shape[:2] != (n_conditions, n_times):
             raise ValueError(
                 f"models[{name!r}] has (conditions, times) {rates.shape[:2]}, the SOC has "
@@ -816,11 +715,443 @@ def trajectories_figure(soc_rates: np.ndarray, models: Mapping[str, np.ndarray],
             f"mean ρ = {rho.mean():.2f} (k = {k}); ρ₁ = {rho[0]:.2f}, ρ₂ = {rho[1]:.2f}",
             fontsize=11,
         )
-    fig.suptitle("Latent trajectories in CCA-aligned space (● = start)", fontsize=12)
-    fig.legend(
-        handles=_condition_handles(n_conditions) + _style_handles("SOC", "model"),
-        loc="outside right upper",
-        fontsize=9,
-        frameon=False,
+    for ax in axes[len(names) :]:
+        ax.remove()
+    _suptitle(fig, "Latent trajectories in CCA-aligned space (● = start)", title, fontsize=12)
+    _bottom_legend(fig, _condition_handles(n_conditions) + _style_handles("SOC", "model"))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Across runs: canonical-correlation spectra
+
+
+def cca_spectra_figure(
+    spectra: pd.DataFrame, over: str = study.SEED, k: int | None = None, *, component: str = _FULL
+) -> Figure:
+    """Canonical-correlation spectra per population: mean over runs with their range.
+
+    Parameters
+    ----------
+    spectra : DataFrame
+        Long table with columns ``model, population, k, index, value`` (``index`` 0..k-1 in
+        descending order of correlation), the axis columns and, optionally, ``component``.
+    over : str, optional
+        The axis the runs of a cell differ in (the run seed by default); every other axis is
+        drawn at its first value.
+    k : int, optional
+        Number of PCs; the largest in the table by default.
+    component : str, optional
+        Activity component drawn (the full activity by default).
+
+    Returns
+    -------
+    Figure
+        One panel per population in registry order. Models as lines (mean over the runs) with
+        a band spanning the runs' smallest to largest correlation; reference rows as lines in
+        their styles. Lines carry the model name as ``gid``.
+    """
+    _check_columns(spectra, [*_SPECTRA_REQUIRED, over], "spectra")
+    study.axis(over)
+    k = int(spectra["k"].max()) if k is None else int(k)
+    rows = _where(spectra, "spectra", k=k, component=component)
+    rows, cell = _select_cell(rows, vary=(over,))
+    populations = [p for p in study.POPULATIONS if p in set(rows["population"])]
+    if not populations:
+        raise ValueError(
+            f"spectra has no population among {study.POPULATIONS}, got "
+            f"{sorted(rows['population'].unique())}"
+        )
+    # The table of curves _curves draws: mean over runs, band from the smallest to the largest.
+    curves = (
+        rows.groupby(["model", "population", "index"])["value"]
+        .agg(mean="mean", ci_low="min", ci_high="max")
+        .reset_index()
     )
+    curves["dimension"] = curves["index"] + 1
+    n_runs = rows[over].nunique()
+
+    fig = Figure(figsize=(max(9.0, 4.0 * len(populations)), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(populations), sharey=True, squeeze=False).ravel()
+    handles: dict[str, Line2D] = {}
+    for ax, population in zip(axes, populations, strict=True):
+        handles.update(_curves(ax, curves[curves["population"] == population], "dimension"))
+        ax.set_title(_panel_title(population, component), fontsize=11)
+        ax.set_xlabel("canonical dimension")
+        ax.set_ylim(0.0, 1.03)
+        ax.set_xlim(0.5, k + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("canonical correlation")
+    fig.suptitle(
+        f"CCA spectra vs the SOC (k = {k} PCs; line = mean over {n_runs} {over} value"
+        f"{'s' if n_runs != 1 else ''}, band = their range)\n{describe_run(cell)}",
+        fontsize=12,
+    )
+    _bottom_legend(fig, _ordered_handles(handles))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Across runs: the headline, similarity against a swept axis, and the fit trade-off
+
+
+def _similarity_rows(
+    summary: pd.DataFrame,
+    k: int,
+    metric: str,
+    validation: str,
+    populations: Sequence[str],
+    component: str | None = None,
+) -> pd.DataFrame:
+    """Rows of summary.csv for one metric, k and validation, some populations (and optionally
+    one component)."""
+    _check_columns(summary, _SUMMARY_REQUIRED, "summary")
+    study.metric(metric)
+    conditions: dict[str, object] = {"metric": metric, "k": k, "validation": validation}
+    if component is not None:
+        conditions["component"] = component
+    rows = _where(summary, "summary", **conditions)
+    rows = rows[rows["population"].isin(populations)]
+    if rows.empty:
+        raise ValueError(f"summary has no rows for the populations {list(populations)}")
+    return rows
+
+
+def _similarity_label(metric: str, validation: str) -> str:
+    return f"{study.metric(metric).label}\n({validation.replace('_', '-')})"
+
+
+def headline_figure(
+    summary: pd.DataFrame,
+    k: int,
+    *,
+    metric: str = _PRIMARY_METRIC,
+    population: str = _UNOBSERVED,
+    validation: str = _CROSS_VALIDATED,
+) -> Figure:
+    """The headline: each model's similarity to the unobserved neurons next to its null.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``: axis columns, ``model, population, metric, k, mean`` and, optionally,
+        ``component, validation, quantity, n, n_over, ci_low, ci_high``. One sweep cell is
+        drawn (see the module notes); rows of quantity ``value`` are the bars and those of
+        quantity ``null_mean`` the null markers.
+    k : int
+        Number of PCs (the study's primary k).
+    metric, population, validation : str, optional
+        The similarity drawn: mean canonical correlation with the unobserved neurons,
+        cross-validated, by default.
+
+    Returns
+    -------
+    Figure
+        One panel per activity component (full, condition). Per model: a bar at its mean with
+        the 95% CI (black error bar) and a hollow diamond at the mean of its permutation null
+        (``gid`` ``"null"``, one marker per model). Reference rows as horizontal lines, each in
+        its own colour and style.
+    """
+    rows = _similarity_rows(summary, k, metric, validation, [population])
+    rows, cell = _select_cell(rows)
+    values = _quantity(rows, _VALUE)
+    nulls = _quantity(rows, _NULL_MEAN)
+    if values.empty:
+        raise ValueError(f"summary has no rows of quantity {_VALUE!r}")
+    models = _models_in(values["model"])
+    components = _components(values)
+
+    fig = Figure(
+        figsize=(max(9.0, (1.1 * len(models) + 1.6) * len(components)), 5.4), layout="constrained"
+    )
+    axes = fig.subplots(1, len(components), sharey=True, squeeze=False).ravel()
+    handles: dict[str, object] = {}
+    for ax, component in zip(axes, components, strict=True):
+        panel = values if component is None else values[values["component"] == component]
+        null_panel = nulls if component is None else nulls[nulls["component"] == component]
+        present = [m for m in models if m in set(panel["model"])]
+        means = np.array([float(_one_row(panel[panel["model"] == m], m)["mean"]) for m in present])
+        intervals = [_interval(panel[panel["model"] == m]) for m in present]
+        low = np.array([lo[0] for lo, _ in intervals])
+        high = np.array([hi[0] for _, hi in intervals])
+        x = np.arange(len(present), dtype=float)
+        colors = [model_color(m) for m in present]
+        ax.bar(x, means, width=0.6, color=colors, alpha=0.35, edgecolor=colors, linewidth=1.5)
+        error = ax.errorbar(
+            x,
+            means,
+            yerr=np.nan_to_num(np.vstack([means - low, high - means])),
+            fmt="none",
+            ecolor="black",
+            capsize=5,
+            linewidth=1.4,
+            zorder=3,
+        )
+        handles.setdefault("ci", error)
+        with_null = [i for i, m in enumerate(present) if m in set(null_panel["model"])]
+        if with_null:
+            null_means = [
+                float(_one_row(null_panel[null_panel["model"] == present[i]], present[i])["mean"])
+                for i in with_null
+            ]
+            (marker,) = ax.plot(
+                x[with_null],
+                null_means,
+                linestyle="none",
+                marker="D",
+                markersize=7,
+                markerfacecolor="white",
+                markeredgecolor="0.2",
+                markeredgewidth=1.4,
+                zorder=4,
+            )
+            marker.set_gid("null")
+            handles.setdefault("null", marker)
+        handles.update(_reference_lines(ax, panel))
+        ax.set_xticks(x, [_label(m) for m in present], rotation=25, ha="right", fontsize=9)
+        ax.set_xlim(-0.6, len(present) - 0.4)
+        ax.set_xlabel("model")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_title(_panel_title(population, component), fontsize=11)
+    axes[0].set_ylabel(_similarity_label(metric, validation))
+    replicates = _replicates(values)
+    fig.suptitle(
+        f"Similarity to the {_POPULATION_TITLES.get(population, population)}: "
+        f"{study.metric(metric).label}, k = {k}\n{describe_run(cell)}; bars = mean ± 95% CI"
+        f"{f' ({replicates})' if replicates else ''}, ◇ = permutation null mean",
+        fontsize=12,
+    )
+    labels = {"ci": "mean ± 95% CI", "null": "permutation null (mean)"}
+    legend = [handles[h] for h in labels if h in handles]
+    legend_labels = [labels[h] for h in labels if h in handles]
+    refs = [n for n in study.REFERENCES if n in handles]
+    _bottom_legend(
+        fig, legend + [handles[n] for n in refs], legend_labels + [_label(n) for n in refs]
+    )
+    return fig
+
+
+def axis_figure(
+    summary: pd.DataFrame,
+    axis_name: str,
+    k: int,
+    *,
+    populations: Sequence[str] = (_UNOBSERVED,),
+    metric: str = _PRIMARY_METRIC,
+    validation: str = _CROSS_VALIDATED,
+) -> Figure:
+    """Similarity against one swept axis, one line per model with its 95% CI band.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` (columns as for :func:`headline_figure`, plus ``axis_name``). Rows of
+        quantity ``value``; every other axis at its first value (see the module notes).
+    axis_name : str
+        The swept axis on the horizontal axis (one of :data:`hintforce.study.AXIS_NAMES`).
+    k : int
+        Number of PCs (the study's primary k).
+    populations : sequence of str, optional
+        One row of panels each. The unobserved neurons by default; against the neuron
+        fraction pass also :data:`hintforce.study.HELD_OUT` (the same neurons at every
+        fraction).
+    metric, validation : str, optional
+        Mean canonical correlation, cross-validated, by default.
+
+    Returns
+    -------
+    Figure
+        Rows = populations, columns = activity components (full, condition). Per model a line
+        through its means at the axis values (``gid`` the model name) and a band from
+        ``ci_low`` to ``ci_high`` (``gid`` ``"<model>/band"``); reference rows as lines in
+        their styles.
+    """
+    study.axis(axis_name)
+    _check_columns(summary, [axis_name], "summary")
+    rows = _quantity(_similarity_rows(summary, k, metric, validation, populations), _VALUE)
+    rows, cell = _select_cell(rows, vary=(axis_name,))
+    if rows.empty:
+        raise ValueError(f"summary has no rows of quantity {_VALUE!r} with a {axis_name} value")
+    present = [p for p in populations if p in set(rows["population"])]
+    components = _components(rows)
+    values = np.sort(rows[axis_name].unique().astype(float))
+
+    fig = Figure(
+        figsize=(max(9.0, 4.6 * len(components)), 3.9 * len(present) + 1.8), layout="constrained"
+    )
+    axes = fig.subplots(len(present), len(components), sharex=True, sharey=True, squeeze=False)
+    handles: dict[str, Line2D] = {}
+    for i, population in enumerate(present):
+        for j, component in enumerate(components):
+            ax = axes[i, j]
+            panel = rows[rows["population"] == population]
+            if component is not None:
+                panel = panel[panel["component"] == component]
+            handles.update(_curves(ax, panel, axis_name))
+            ax.set_title(_panel_title(population, component), fontsize=11)
+            ax.set_xticks(values, [study.axis(axis_name).label(v) for v in values])
+            ax.set_xlabel(_axis_label(axis_name))
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.grid(True, axis="y", alpha=0.3)
+        axes[i, 0].set_ylabel(_similarity_label(metric, validation))
+    replicates = _replicates(rows)
+    fig.suptitle(
+        f"Similarity to the SOC against {axis_name.replace('_', ' ')}: "
+        f"{study.metric(metric).label}, k = {k}\n{describe_run(cell) or 'one cell'}; "
+        f"band = 95% CI{f' ({replicates})' if replicates else ''}",
+        fontsize=12,
+    )
+    _bottom_legend(fig, _ordered_handles(handles))
+    return fig
+
+
+def _fit_points(
+    summary: pd.DataFrame,
+    fit: pd.DataFrame | None,
+    axis_name: str,
+    cell: Mapping[str, object],
+    start: str,
+) -> pd.DataFrame:
+    """Output R² per model and value of ``axis_name`` in ``cell``: columns ``mean, ci_low,
+    ci_high``, indexed by (model, axis value).
+
+    Without ``fit``, the fit rows of ``summary`` (metric :data:`_FIT_METRIC`) of the cell
+    itself. With the fit table, the mean over its runs in the cell (over the seeds and any
+    axis the cell pools), without an interval.
+    """
+    if fit is None:
+        rows = _quantity(_where(summary, "summary", metric=_FIT_METRIC, start=start), _VALUE)
+        for name, value in cell.items():
+            rows = rows[_equals(rows[name], value)]
+        rows = rows.dropna(subset=[axis_name])
+        if rows.empty:
+            raise ValueError(f"summary has no {_FIT_METRIC} rows of the cell {describe_run(cell)}")
+        low, high = _interval(rows)
+        return rows.assign(ci_low=low, ci_high=high).set_index(["model", axis_name])[
+            ["mean", "ci_low", "ci_high"]
+        ]
+    _check_columns(fit, ["model", "start", _FIT_METRIC, axis_name], "fit")
+    runs = _where(fit, "fit", start=start)
+    for name, value in cell.items():
+        if name in runs.columns and not pd.isna(value):
+            runs = runs[_equals(runs[name], value)]
+    means = runs.groupby(["model", axis_name])[_FIT_METRIC].mean().rename("mean").to_frame()
+    return means.assign(ci_low=np.nan, ci_high=np.nan)
+
+
+def tradeoff_figure(
+    summary: pd.DataFrame,
+    axis_name: str,
+    k: int,
+    *,
+    fit: pd.DataFrame | None = None,
+    population: str = _UNOBSERVED,
+    component: str = _CONDITION,
+    metric: str = _PRIMARY_METRIC,
+    validation: str = _CROSS_VALIDATED,
+    start: str = _NOISY,
+) -> Figure:
+    """Similarity against output fit along a swept axis (the hint gain): the trade-off.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` (as for :func:`axis_figure`), with its fit rows (metric ``r2``, column
+        ``start``) unless ``fit`` is given.
+    axis_name : str
+        The swept axis (the hint gain).
+    k : int
+        Number of PCs (the study's primary k).
+    fit : DataFrame, optional
+        ``fit.csv`` (axis columns, ``model, start, r2``): if given, the R² is its mean over the
+        runs of the drawn cell (every run, gated or not) instead of the summary's fit rows
+        (mean and 95% CI over the runs the fit gate kept, as the similarity).
+    population, component, metric, validation : str, optional
+        The similarity drawn: mean canonical correlation with the condition-specific activity
+        of the unobserved neurons, cross-validated, by default.
+    start : str, optional
+        Start of the free-running evaluation whose R² is drawn (noisy by default).
+
+    Returns
+    -------
+    Figure
+        One panel: R² from ``start`` (horizontal) against the similarity (vertical), means
+        with their 95% CIs. A model that depends on the axis is one point per axis value (a
+        line in axis order, ``gid`` the model name, each point annotated with the value); a
+        model that does not is one hollow square (``gid`` the model name).
+    """
+    axis = study.axis(axis_name)
+    _check_columns(summary, [axis_name], "summary")
+    rows = _similarity_rows(summary, k, metric, validation, [population], component)
+    rows, cell = _select_cell(_quantity(rows, _VALUE), vary=(axis_name,))
+    r2 = _fit_points(summary, fit, axis_name, cell, start)
+    first = rows[axis_name].min()
+
+    fig = Figure(figsize=(8.5, 6.4), layout="constrained")
+    ax = fig.subplots()
+    handles: dict[str, Line2D] = {}
+    for name in _models_in(rows["model"]):
+        sweeps = name in study.MODEL_NAMES and axis_name in study.model(name).axes
+        curve = rows[rows["model"] == name].sort_values(axis_name)
+        if not sweeps:
+            curve = curve[curve[axis_name] == first]
+        keys = [(name, v) for v in curve[axis_name]]
+        found = np.array([key in r2.index for key in keys], dtype=bool)
+        if not found.any():
+            continue
+        curve = curve[found]
+        xs = r2.loc[[key for key, ok in zip(keys, found, strict=True) if ok]]
+        x = xs["mean"].to_numpy(float)
+        y = curve["mean"].to_numpy(float)
+        y_low, y_high = _interval(curve)
+        color = model_color(name)
+        ax.errorbar(
+            x,
+            y,
+            xerr=np.nan_to_num(np.vstack([x - xs["ci_low"], xs["ci_high"] - x])),
+            yerr=np.nan_to_num(np.vstack([y - y_low, y_high - y])),
+            fmt="none",
+            ecolor=color,
+            alpha=0.6,
+            capsize=3,
+        )
+        (line,) = ax.plot(
+            x,
+            y,
+            color=color,
+            marker="o" if sweeps else "s",
+            markersize=7,
+            markerfacecolor=color if sweeps else "white",
+            linestyle="-" if sweeps else "none",
+            linewidth=1.2,
+            label=_label(name) if sweeps else f"{_label(name)} (no {axis.key})",
+        )
+        line.set_gid(name)
+        handles[name] = line
+        if sweeps:
+            for xi, yi, v in zip(x, y, curve[axis_name], strict=True):
+                ax.annotate(
+                    f"{axis.key} {axis.label(v)}",
+                    (xi, yi),
+                    xytext=(5, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                    color=color,
+                )
+    if not handles:
+        raise ValueError(f"no model has both a similarity and a {start}-start R² row")
+    source = "mean over runs" if fit is not None else "mean ± 95% CI"
+    ax.set_xlabel(f"output R², {start} start ({source})")
+    ax.set_ylabel(_similarity_label(metric, validation))
+    ax.set_title(_panel_title(population, component), fontsize=11)
+    ax.grid(True, alpha=0.3)
+    replicates = _replicates(rows)
+    fig.suptitle(
+        f"Trade-off along {axis_name.replace('_', ' ')}: similarity vs output fit "
+        f"({study.metric(metric).label}, k = {k})\n{describe_run(cell) or 'one cell'}; "
+        f"similarity mean ± 95% CI{f' ({replicates})' if replicates else ''}",
+        fontsize=12,
+    )
+    _bottom_legend(fig, _ordered_handles(handles))
     return fig

@@ -19,6 +19,7 @@ STAGES = {
     "observe": 3,
     "force": 4,
     "similarity": 5,
+    "sham": 6,  # the derangement of the conditions of shuffled hints (per run seed)
 }
 
 

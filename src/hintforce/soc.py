@@ -10,8 +10,15 @@ excitatory or inhibitory by the sign of its column.
 2. Until the spectral abscissa alpha(W) <= target: with the smoothed shift
    s = max(1.5 alpha, alpha + 0.2) and A = W - s I, solve the Lyapunov equations
    A^T Q + Q A = -2 I and A P + P A^T = -2 I, step the inhibitory columns down the gradient
-   G = Q P / tr(Q P) of the smoothed spectral abscissa, W[:, I] -= eta G[:, I], and project back
-   onto the constraints (inhibitory weights <= 0, E/I balance, inhibitory density, no self-loops).
+   G = Q P / tr(Q P) of the smoothed spectral abscissa and project back onto the constraints
+   (inhibitory weights <= 0, E/I balance, inhibitory density, no self-loops). The step is the
+   heavy-ball update v <- beta v - eta G[:, I]; W[:, I] += v (Polyak 1964) with momentum beta;
+   beta = 0 is the published plain gradient step W[:, I] -= eta G[:, I]. The projection acts on
+   W after every step; the velocity of every weight the projection set to zero is reset, so
+   pruned weights do not regrow from stale momentum. From the default initial network the
+   plain step needs ~1,850 iterations and beta = 0.9 under ~200, to a circuit with the same
+   density and balance and close transient amplification and non-normality (tests/test_soc.py
+   compares them).
 
 Each iteration obtains the eigenvalues and both Gramians from one real Schur decomposition
 W = Z T Z^T: with T_s = T - s I, the Lyapunov equations become T_s^T Q~ + Q~ T_s = -2 I and
@@ -67,6 +74,11 @@ class SOCParams:
         Inhibition/excitation ratio: inhibitory weights are on average gamma times stronger.
     learning_rate : float
         Gradient step eta on the inhibitory weights.
+    momentum : float
+        Heavy-ball coefficient beta in [0, 1) of the inhibitory update
+        ``v <- beta v - eta G[:, I]``; 0 gives the published plain gradient step. The default
+        0.9 is the textbook value for heavy-ball momentum; it was chosen for speed on the
+        construction's own target (iterations to the abscissa target), not on any result.
     target_abscissa : float
         Optimisation stops once the spectral abscissa is <= this value. Must be below the
         initial network's abscissa (checked in :func:`optimise_inhibition`).
@@ -86,6 +98,7 @@ class SOCParams:
     radius: float = 10.0
     gamma: float = 3.0
     learning_rate: float = 10.0
+    momentum: float = 0.9
     target_abscissa: float = 0.15
     inhibitory_density: float = 0.4
     max_iterations: int = 20000
@@ -106,6 +119,7 @@ class SOCParams:
         check_number("radius", self.radius, 0)
         check_number("gamma", self.gamma, 0)
         check_number("learning_rate", self.learning_rate, 0)
+        check_number("momentum", self.momentum, 0, 1, low_open=False)
         if not is_number(self.target_abscissa) or not math.isfinite(self.target_abscissa):
             raise ValueError(
                 f"target_abscissa must be a finite number below the initial spectral abscissa, "
@@ -386,8 +400,8 @@ def optimise_inhibition(W: np.ndarray, excitatory: np.ndarray, params: SOCParams
     excitatory : ndarray of bool, shape (N,)
         True for excitatory neurons (columns kept fixed).
     params : SOCParams
-        Uses gamma, learning_rate, target_abscissa, inhibitory_density, max_iterations,
-        log_every.
+        Uses gamma, learning_rate, momentum, target_abscissa, inhibitory_density,
+        max_iterations, log_every.
 
     Returns
     -------
@@ -419,6 +433,7 @@ def optimise_inhibition(W: np.ndarray, excitatory: np.ndarray, params: SOCParams
     rhs = -2.0 * np.eye(n)
     work = np.empty((n, inh.size))  # preallocated products for the gradient's columns
     gradient = np.empty((n, inh.size))
+    velocity = np.zeros((n, inh.size))
     eta = params.learning_rate
 
     T, Z = _real_schur(W)
@@ -446,8 +461,13 @@ def optimise_inhibition(W: np.ndarray, excitatory: np.ndarray, params: SOCParams
         np.matmul(p_t, Z[inh].T, out=gradient)
         np.matmul(q_t, gradient, out=work)
         np.matmul(Z, work, out=gradient)
-        W[:, inh] -= (eta / norm) * gradient
+        velocity *= params.momentum
+        velocity -= (eta / norm) * gradient
+        W[:, inh] += velocity
         _project_inhibition(W, exc, inh, params.gamma, n_keep)
+        # Weights the projection removed (pruned or clipped to 0) restart from rest: a stale
+        # velocity would regrow them and bias the next balance rescale.
+        velocity[W[:, inh] == 0.0] = 0.0
 
         T, Z = _real_schur(W)
         abscissa = _schur_abscissa(T)

@@ -1,18 +1,35 @@
-"""Aggregate statistics over seeds: group summaries and paired model comparisons.
+"""Statistics over seeds and circuits: summaries, paired model comparisons, the fit gate.
 
-Both functions take a tidy table (one row per observation, e.g. the similarity table with
-columns ``neuron_fraction, muscle_fraction, seed, model, population, metric, k, value``) and
-return a tidy table with one row per group.
+Generic tools, on any tidy table (one row per observation):
 
 * :func:`summarise`: n, mean, sample standard deviation (``ddof=1``) and the 95% Student-t
-  interval ``mean +/- t_{0.975, n-1} * sd / sqrt(n)``.
-* :func:`paired_tests`: model ``a`` vs model ``b`` paired on a key (the seed: FF, FFH and the
-  floor of one seed share their initial weights, so they are paired by construction), with the
-  mean difference ``a - b``, wins and ties, a two-sided Wilcoxon signed-rank test and a paired
-  t-test.
+  interval ``mean +/- t_{0.975, n-1} * sd / sqrt(n)`` per group.
+* :func:`paired_tests`: model ``a`` vs model ``b`` paired on a key (the seed: the models of
+  one run share their initial weights, so they are paired by construction), with the mean
+  difference ``a - b``, wins (in the direction the metric improves) and ties, a two-sided
+  Wilcoxon signed-rank test, a paired t-test and the smallest Wilcoxon p the pairs allow.
+* :func:`holm`: Holm's step-down adjustment of a family of p-values.
+* :func:`missing_runs`: expected combinations without a row.
+
+The study's tables (names from :mod:`hintforce.study`):
+
+* :func:`fit_gate`: flags the model stores whose clean-start output R² reaches a threshold.
+* :func:`summarise_study`: ``summary.csv``, per sweep cell and row key.
+* :func:`paired_study`: ``paired_tests.csv``, per contrast of :data:`hintforce.study.CONTRASTS`.
+
+Both study tables hold the similarity rows and the **fit rows**: the output R² of each model
+from the fit table, as rows whose ``metric`` is :data:`FIT_METRIC` (``"r2"``, higher is
+better), whose ``start`` column names the start (clean, noisy) and whose population, ``k``,
+component and validation are empty. Similarity rows have an empty ``start``. A model store is
+placed on every run of the similarity table that uses it (a model trained for fewer axes than
+a run has, e.g. FF across neuron fractions, is shared by those runs), so fit rows pair and
+summarise per run exactly like similarity rows.
+
+A model whose store fails the fit gate is excluded from every row of its run (similarity and
+fit rows alike); reference rows (:data:`hintforce.study.REFERENCES`) never are.
 
 Undefined statistics are NaN, by rule rather than by accident (scipy is not called where its
-answer would be NaN or a warning), so neither function emits RuntimeWarnings.
+answer would be NaN or a warning), so no function emits RuntimeWarnings.
 """
 
 from __future__ import annotations
@@ -23,7 +40,21 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-__all__ = ["CONFIDENCE", "WILCOXON_ZERO_METHOD", "missing_runs", "paired_tests", "summarise"]
+from hintforce import study
+
+__all__ = [
+    "CONFIDENCE",
+    "FIT_METRIC",
+    "QUANTITIES",
+    "WILCOXON_ZERO_METHOD",
+    "fit_gate",
+    "holm",
+    "missing_runs",
+    "paired_study",
+    "paired_tests",
+    "summarise",
+    "summarise_study",
+]
 
 #: Coverage of the t-interval of :func:`summarise`.
 CONFIDENCE = 0.95
@@ -35,7 +66,32 @@ WILCOXON_ZERO_METHOD = "wilcox"
 # have zero variance for the t-test (scipy's own cancellation check uses 10 eps).
 _CONSTANT_EPS = 100 * np.finfo(np.float64).eps
 
-_GROUP = "__all__"
+# Columns of the similarity and fit tables (study.SIMILARITY_COLUMNS, study.FIT_COLUMNS).
+_MODEL = "model"
+_METRIC = "metric"
+_VALUE = "value"
+_START = "start"
+_QUANTITY = "quantity"
+_R2 = "r2"
+_GATE = "passes_fit_gate"
+#: Metric name of the fit rows: the fit table's R² column. R² improves when it rises.
+FIT_METRIC = _R2
+#: Columns of the similarity table summarised per row key (the ``quantity`` column).
+QUANTITIES: tuple[str, ...] = (_VALUE, "null_mean", "above_null")
+# The replicate axis (what per-circuit rows count) and the circuit axis (what cross-circuit
+# rows count); a summary cell is every axis but the replicate.
+_SEED = study.SEED
+_CIRCUIT = study.GROUND_TRUTH_SEED
+_CELL = tuple(name for name in study.AXIS_NAMES if name != _SEED)
+# The clean start decides the fit gate.
+_CLEAN = study.STARTS[0]
+# Keys of an observation within a run, and of a paired comparison (no model: the contrast).
+_KEYS = (*study.ROW_KEYS, _START)
+_PAIR_KEYS = tuple(key for key in _KEYS if key != _MODEL)
+
+_GROUP = "__value__"
+_EXCLUDED = "__excluded__"
+_A, _B = "__a__", "__b__"
 
 
 def _as_columns(by: str | Sequence[str] | None) -> list[str]:
@@ -59,6 +115,22 @@ def _grouped(table: pd.DataFrame, by: list[str]):
     if by:
         return table.groupby(by, sort=True, dropna=False)
     return table.groupby(np.zeros(len(table), dtype=np.int64), sort=False)
+
+
+def _describe(values) -> pd.DataFrame:
+    """n, mean, sd and t-interval of each group of a grouped Series (index: the groups)."""
+    stats = values.agg(["count", "mean", "std"])
+    n = stats["count"].to_numpy(dtype=np.int64)
+    mean = stats["mean"].to_numpy(dtype=np.float64)
+    defined = n >= 2
+    sd = np.where(defined, stats["std"].to_numpy(dtype=np.float64), np.nan)
+    half = np.full(n.shape, np.nan)
+    t = scipy.stats.t.ppf(0.5 + CONFIDENCE / 2, n[defined] - 1)
+    half[defined] = t * sd[defined] / np.sqrt(n[defined])
+    return pd.DataFrame(
+        {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half},
+        index=stats.index,
+    )
 
 
 def summarise(table: pd.DataFrame, by: str | Sequence[str], value: str = "value") -> pd.DataFrame:
@@ -86,21 +158,8 @@ def summarise(table: pd.DataFrame, by: str | Sequence[str], value: str = "value"
     _check_columns(table, [*by, value], "summarise")
     values = pd.to_numeric(table[value]).astype(np.float64)
     frame = table[by].assign(**{_GROUP: values})
-    stats = _grouped(frame, by)[_GROUP].agg(["count", "mean", "std"])
-    n = stats["count"].to_numpy(dtype=np.int64)
-    mean = stats["mean"].to_numpy(dtype=np.float64)
-    sd = np.where(n >= 2, stats["std"].to_numpy(dtype=np.float64), np.nan)
-    half = np.full(n.shape, np.nan)
-    defined = n >= 2
-    t = scipy.stats.t.ppf(0.5 + CONFIDENCE / 2, n[defined] - 1)
-    half[defined] = t * sd[defined] / np.sqrt(n[defined])
-    out = stats.index.to_frame(index=False) if by else pd.DataFrame(index=range(len(stats)))
-    out["n"] = n
-    out["mean"] = mean
-    out["sd"] = sd
-    out["ci_low"] = mean - half
-    out["ci_high"] = mean + half
-    return out.reset_index(drop=True)
+    out = _describe(_grouped(frame, by)[_GROUP])
+    return out.reset_index(drop=not by)
 
 
 def _has_zero_variance(d: np.ndarray) -> bool:
@@ -108,20 +167,25 @@ def _has_zero_variance(d: np.ndarray) -> bool:
     return bool(np.max(np.abs(d - mean)) <= _CONSTANT_EPS * abs(mean))
 
 
-def _paired_row(a_values: np.ndarray, b_values: np.ndarray) -> dict[str, float | int]:
+def _paired_row(
+    a_values: np.ndarray, b_values: np.ndarray, higher_is_better: bool
+) -> dict[str, float | int]:
     ok = np.isfinite(a_values) & np.isfinite(b_values)
     a_values, b_values = a_values[ok], b_values[ok]
     d = a_values - b_values
     n = d.size
+    ties = int(np.count_nonzero(d == 0))
     row: dict[str, float | int] = {
         "n": n,
         "mean_difference": float(d.mean()) if n else np.nan,
-        "wins": int(np.count_nonzero(d > 0)),
-        "ties": int(np.count_nonzero(d == 0)),
+        "wins": int(np.count_nonzero(d > 0 if higher_is_better else d < 0)),
+        "ties": ties,
         "wilcoxon_p": np.nan,
         "ttest_p": np.nan,
+        # all non-zero differences of one sign: the exact two-sided p is 2 / 2**(n - ties)
+        "wilcoxon_min_p": min(1.0, 2.0 ** (1 - (n - ties))),
     }
-    if n >= 2 and np.any(d != 0):
+    if n >= 2 and ties < n:
         row["wilcoxon_p"] = float(
             scipy.stats.wilcoxon(
                 a_values, b_values, zero_method=WILCOXON_ZERO_METHOD, alternative="two-sided"
@@ -132,14 +196,36 @@ def _paired_row(a_values: np.ndarray, b_values: np.ndarray) -> dict[str, float |
     return row
 
 
+_PAIRED_STATS = (
+    "n",
+    "mean_difference",
+    "wins",
+    "ties",
+    "wilcoxon_p",
+    "ttest_p",
+    "wilcoxon_min_p",
+)
+_INTEGER_STATS = ("n", "wins", "ties")
+
+
+def _paired_frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=list(columns))
+    for column in _PAIRED_STATS:
+        if column in out.columns:
+            dtype = np.int64 if column in _INTEGER_STATS else np.float64
+            out[column] = out[column].astype(dtype)
+    return out
+
+
 def paired_tests(
     table: pd.DataFrame,
-    a: str = "ffh",
-    b: str = "ff",
-    pair_on: str = "seed",
-    by: str | Sequence[str] = ("population", "metric", "k"),
+    a: str,
+    b: str,
+    pair_on: str = _SEED,
+    by: str | Sequence[str] = (),
     model_col: str = "model",
     value: str = "value",
+    higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """Paired comparison of model ``a`` against model ``b`` per group.
 
@@ -155,26 +241,33 @@ def paired_tests(
     pair_on : str
         Column whose equal values make a pair (the seed).
     by : str or sequence of str
-        Grouping columns, e.g. ``("population", "metric", "k", "neuron_fraction")``.
+        Grouping columns, e.g. ``("population", "metric", "k", "neuron_fraction")``; empty:
+        one group.
     model_col, value : str
         Model and value columns.
+    higher_is_better : bool
+        Direction in which ``value`` improves (:attr:`hintforce.study.Metric.higher_is_better`):
+        a pair is a win for ``a`` when ``a > b``, or when ``a < b`` if False.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``by + [n, mean_difference, wins, ties, wilcoxon_p, ttest_p]``, one row per
-        group holding ``a`` or ``b`` (sorted): ``n`` matched pairs, the mean of ``a - b``,
-        ``wins`` pairs with ``a > b``, ``ties`` pairs with ``a == b``, and two-sided p-values.
+        Columns ``by + [n, mean_difference, wins, ties, wilcoxon_p, ttest_p,
+        wilcoxon_min_p]``, one row per group holding ``a`` or ``b`` (sorted): ``n`` matched
+        pairs, the mean of ``a - b``, ``wins`` pairs where ``a`` is better, ``ties`` pairs with
+        ``a == b``, and two-sided p-values.
 
         * ``wilcoxon_p``: :func:`scipy.stats.wilcoxon` on the pairs, two-sided,
           ``zero_method="wilcox"`` (ties dropped before ranking), scipy's default ``method``
           (exact for n <= 50 without ties; with ties an exhaustive permutation test for
           n <= 13, else the normal approximation). NaN if ``n < 2`` or every difference is
-          zero (no signed ranks to test). Note that with n pairs the smallest exact p is
-          ``2 / 2**n`` (0.0625 for 5 seeds).
+          zero (no signed ranks to test).
         * ``ttest_p``: :func:`scipy.stats.ttest_rel`. NaN if ``n < 2`` or the differences have
           zero variance (constant to within 100 machine epsilons of their mean), where t is
           undefined or infinite.
+        * ``wilcoxon_min_p``: the smallest two-sided exact Wilcoxon p the pairs can give,
+          ``min(1, 2 / 2**(n - ties))`` (every non-zero difference of one sign): 0.0625 for 5
+          pairs, so that ``wilcoxon_p`` is never read as evidence it cannot be.
 
     Raises
     ------
@@ -188,31 +281,334 @@ def paired_tests(
     if a == b:
         raise ValueError(f"a and b must be different models, got {a!r} twice")
     sub = table.loc[table[model_col].isin([a, b]), [*keys, model_col, value]]
-    duplicated = sub.duplicated([*keys, model_col], keep=False)
-    if duplicated.any():
-        example = sub.loc[duplicated].iloc[0]
-        raise ValueError(
-            f"paired_tests: more than one row per ({', '.join(keys)}, {model_col}), e.g. "
-            f"{dict(example[[*keys, model_col]])}; add the distinguishing column to by"
-        )
-    values = pd.to_numeric(sub[value]).astype(np.float64)
-    sub = sub.assign(**{value: values})
-    left = sub.loc[sub[model_col] == a, [*keys, value]].rename(columns={value: "_a"})
-    right = sub.loc[sub[model_col] == b, [*keys, value]].rename(columns={value: "_b"})
+    _check_unique(sub, [*keys, model_col], "paired_tests")
+    sub = sub.assign(**{value: pd.to_numeric(sub[value]).astype(np.float64)})
+    left = sub.loc[sub[model_col] == a, [*keys, value]].rename(columns={value: _A})
+    right = sub.loc[sub[model_col] == b, [*keys, value]].rename(columns={value: _B})
     merged = left.merge(right, on=keys, how="outer")
-    columns = [*by, "n", "mean_difference", "wins", "ties", "wilcoxon_p", "ttest_p"]
     rows = []
     for group, frame in _grouped(merged, by):
-        key = group if isinstance(group, tuple) else (group,)
-        row = dict(zip(by, key, strict=False)) if by else {}
-        row.update(_paired_row(frame["_a"].to_numpy(), frame["_b"].to_numpy()))
+        row = dict(zip(by, _as_tuple(group), strict=False)) if by else {}
+        row.update(_paired_row(frame[_A].to_numpy(), frame[_B].to_numpy(), higher_is_better))
         rows.append(row)
-    out = pd.DataFrame(rows, columns=columns)
-    for column in ("n", "wins", "ties"):
-        out[column] = out[column].astype(np.int64)
-    for column in ("mean_difference", "wilcoxon_p", "ttest_p"):
-        out[column] = out[column].astype(np.float64)
+    return _paired_frame(rows, [*by, *_PAIRED_STATS])
+
+
+def _as_tuple(group) -> tuple:
+    return group if isinstance(group, tuple) else (group,)
+
+
+def _check_unique(table: pd.DataFrame, keys: Sequence[str], what: str) -> None:
+    duplicated = table.duplicated(list(keys), keep=False)
+    if duplicated.any():
+        example = table.loc[duplicated].iloc[0]
+        raise ValueError(
+            f"{what}: more than one row per ({', '.join(keys)}), e.g. {dict(example[list(keys)])}"
+        )
+
+
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment (family-wise error rate) of a family of p-values.
+
+    The ``m`` finite p-values, sorted ascending ``p_(1) <= ... <= p_(m)``, are adjusted to
+    ``max_{j <= i} min(1, (m - j + 1) p_(j))``; a hypothesis is rejected at level alpha iff its
+    adjusted p is <= alpha.
+
+    Parameters
+    ----------
+    p_values : array_like of float
+        The family. NaN entries (untested hypotheses) are left out of it: they do not count
+        towards ``m`` and stay NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, in the order of ``p_values``.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    tested = np.isfinite(p)
+    m = int(np.count_nonzero(tested))
+    if m == 0:
+        return out
+    order = np.argsort(p[tested], kind="stable")
+    steps = np.maximum.accumulate((m - np.arange(m)) * p[tested][order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(steps, 1.0)
+    out[tested] = adjusted
     return out
+
+
+def fit_gate(fit: pd.DataFrame, min_r2: float) -> pd.DataFrame:
+    """Flag each model store whose clean-start output R² reaches ``min_r2``.
+
+    Parameters
+    ----------
+    fit : pandas.DataFrame
+        The fit table: the axes, ``model``, ``start`` and ``r2`` (NaN for a diverged model).
+        A store is a model and the values of the axes it depends on
+        (:attr:`hintforce.study.Model.axes`); its other axes may be empty, or the store's rows
+        may be repeated for every run that shares it.
+    min_r2 : float
+        The threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fit`` with the column ``passes_fit_gate`` (replaced if present): True on every row of
+        a store whose clean-start R² is >= ``min_r2``, False if it is below or NaN.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, ``min_r2`` is not finite, a model is unknown, or a store has
+        no clean-start row or clean-start rows with different R².
+    """
+    _check_columns(fit, [*study.AXIS_NAMES, _MODEL, _START, _R2], "fit_gate")
+    if not np.isfinite(min_r2):
+        raise ValueError(f"fit_gate: min_r2 must be finite, got {min_r2}")
+    fit = fit.assign(**{_R2: pd.to_numeric(fit[_R2]).astype(np.float64)})
+    passes = np.zeros(len(fit), dtype=bool)
+    for name in pd.unique(fit[_MODEL]):
+        axes = list(study.model(name).axes)
+        rows = (fit[_MODEL] == name).to_numpy()
+        store = fit.loc[rows, [*axes, _START, _R2]]
+        clean = store.loc[store[_START] == _CLEAN, [*axes, _R2]].drop_duplicates()
+        _check_unique(clean, axes, f"fit_gate: clean-start R² of model {name!r}")
+        flags = clean.assign(**{_GATE: clean[_R2] >= min_r2}).drop(columns=_R2)
+        flagged = store[axes].merge(flags, on=axes, how="left")[_GATE]
+        if flagged.isna().any():
+            example = store.loc[flagged.isna().to_numpy()].iloc[0]
+            raise ValueError(
+                f"fit_gate: model {name!r} has no {_CLEAN}-start row for the store "
+                f"{dict(example[axes])}"
+            )
+        passes[rows] = flagged.to_numpy(dtype=bool)
+    return fit.assign(**{_GATE: passes})
+
+
+def _fit_per_run(fit: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The fit rows of each model store placed on every run of ``runs`` that uses it."""
+    _check_columns(fit, study.FIT_COLUMNS, "fit table")
+    if not pd.api.types.is_bool_dtype(fit[_GATE]):
+        raise ValueError(f"fit table: {_GATE} must be boolean, got {fit[_GATE].dtype}")
+    parts = []
+    for name in pd.unique(fit[_MODEL]):
+        axes = list(study.model(name).axes)
+        rows = fit.loc[fit[_MODEL] == name, [*axes, _START, _R2, _GATE]].drop_duplicates()
+        _check_unique(rows, [*axes, _START], f"fit table, model {name!r}")
+        _check_unique(rows[[*axes, _GATE]].drop_duplicates(), axes, f"{_GATE} of {name!r}")
+        parts.append(runs.merge(rows, on=axes, how="inner").assign(**{_MODEL: name}))
+    columns = [*study.AXIS_NAMES, _MODEL, _START, _R2, _GATE]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)[columns]
+    return out.assign(**{_R2: pd.to_numeric(out[_R2]).astype(np.float64)})
+
+
+def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """Similarity and fit rows in one long table: axes, row keys, ``start``, ``quantity``,
+    the value (NaN where excluded) and whether the fit gate excluded it."""
+    _check_columns(similarity, [*study.AXIS_NAMES, *study.ROW_KEYS, *QUANTITIES], "similarity")
+    known = [*study.MODEL_NAMES, *study.REFERENCES]
+    unknown = sorted(set(similarity[_MODEL]) - set(known))
+    if unknown:
+        raise ValueError(f"similarity: unknown model(s) {unknown}; known: {known}")
+    runs = similarity[list(study.AXIS_NAMES)].drop_duplicates()
+    fits = _fit_per_run(fit, runs)
+    run_model = [*study.AXIS_NAMES, _MODEL]
+    gate = fits[[*run_model, _GATE]].drop_duplicates()
+    passes = similarity[run_model].merge(gate, on=run_model, how="left", validate="m:1")[_GATE]
+    reference = similarity[_MODEL].isin(study.REFERENCES).to_numpy()
+    ungated = passes.isna().to_numpy() & ~reference
+    if ungated.any():
+        example = similarity.loc[ungated, run_model].iloc[0]
+        raise ValueError(f"similarity rows without a fit-table row, e.g. {dict(example)}")
+    excluded = ~reference & passes.eq(False).to_numpy()
+    parts = []
+    for quantity in QUANTITIES:
+        values = pd.to_numeric(similarity[quantity]).astype(np.float64).to_numpy()
+        parts.append(
+            similarity[[*study.AXIS_NAMES, *study.ROW_KEYS]].assign(
+                **{
+                    _START: np.nan,
+                    _QUANTITY: quantity,
+                    _GROUP: np.where(excluded, np.nan, values),
+                    _EXCLUDED: excluded,
+                }
+            )
+        )
+    failed = ~fits[_GATE].to_numpy(dtype=bool)
+    empty = {key: np.nan for key in study.ROW_KEYS if key not in (_MODEL, _METRIC)}
+    parts.append(
+        fits[[*study.AXIS_NAMES, _MODEL, _START]].assign(
+            **empty,
+            **{
+                _METRIC: FIT_METRIC,
+                _QUANTITY: _VALUE,
+                _GROUP: np.where(failed, np.nan, fits[_R2].to_numpy()),
+                _EXCLUDED: failed,
+            },
+        )
+    )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _integers_like(out: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns of ``like`` as nullable integers in ``out`` (empty, not ``1.0``, in a CSV,
+    where the fit or cross-circuit rows leave them empty)."""
+    for column in out.columns:
+        if column in like.columns and pd.api.types.is_integer_dtype(like[column]):
+            out[column] = out[column].astype("Int64")
+    return out
+
+
+def _several_circuits(similarity: pd.DataFrame) -> bool:
+    return similarity[_CIRCUIT].nunique() > 1
+
+
+def summarise_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """The study's summary table (``summary.csv``).
+
+    Parameters
+    ----------
+    similarity : pandas.DataFrame
+        The similarity table (:data:`hintforce.study.SIMILARITY_COLUMNS`); its models are
+        :data:`hintforce.study.MODEL_NAMES` and :data:`hintforce.study.REFERENCES`.
+    fit : pandas.DataFrame
+        The fit table (:data:`hintforce.study.FIT_COLUMNS`) with its ``passes_fit_gate``
+        flag (:func:`fit_gate`), with a store for every model of the similarity table's runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the cell's axes (every axis but the seed), the row keys
+        (:data:`hintforce.study.ROW_KEYS`), ``start``, then
+        ``quantity, n, n_over, n_excluded, mean, sd, ci_low, ci_high``
+        (:data:`hintforce.study.SUMMARY_COLUMNS`). One row per cell, row key and quantity:
+
+        * similarity rows: ``quantity`` is each of :data:`QUANTITIES` (``value``,
+          ``null_mean``, ``above_null``), ``start`` is empty;
+        * fit rows: ``metric`` :data:`FIT_METRIC`, ``start`` clean or noisy, ``quantity``
+          ``value`` (the R²), population, ``k``, component and validation empty.
+
+        ``n``, ``mean``, ``sd`` and the 95% t-interval are as in :func:`summarise` (NaN values
+        are not counted). A model failing the fit gate in a run is left out of every row of
+        that run; ``n_excluded`` counts what was left out, in the unit of ``n``.
+
+        * Per-circuit rows (``n_over`` = ``"seed"``): over the seeds of the cell;
+          ``n_excluded`` counts the excluded seeds.
+        * Cross-circuit rows (``n_over`` = ``"ground_truth_seed"``), added when the
+          similarity table holds more than one ground-truth circuit: the included seeds are
+          averaged within each circuit first, and the circuit means are summarised, so that
+          every circuit weighs the same whatever its number of seeds; ``ground_truth_seed``
+          is empty and ``n_excluded`` counts the circuits whose every seed was excluded.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a model is unknown, or a model's similarity rows have no fit
+        row (or ambiguous ones) in their run.
+    """
+    obs = _observations(similarity, fit)
+    keys = [*_KEYS, _QUANTITY]
+    seeds = _grouped(obs, [*_CELL, *keys])
+    per_circuit = _describe(seeds[_GROUP]).assign(
+        n_over=_SEED, n_excluded=seeds[_EXCLUDED].sum().to_numpy(dtype=np.int64)
+    )
+    parts = [per_circuit.reset_index()]
+    if _several_circuits(similarity):
+        means = pd.DataFrame(
+            {_GROUP: seeds[_GROUP].mean(), _EXCLUDED: seeds[_EXCLUDED].all()}
+        ).reset_index()
+        circuits = _grouped(means, [*(c for c in _CELL if c != _CIRCUIT), *keys])
+        cross = _describe(circuits[_GROUP]).assign(
+            n_over=_CIRCUIT, n_excluded=circuits[_EXCLUDED].sum().to_numpy(dtype=np.int64)
+        )
+        parts.append(cross.reset_index())
+    out = pd.concat(parts, ignore_index=True)
+    out = out[[*_CELL, *_KEYS, *study.SUMMARY_COLUMNS]]
+    return _integers_like(out, similarity)
+
+
+def _higher_is_better(metric: str) -> bool:
+    return True if metric == FIT_METRIC else study.metric(metric).higher_is_better
+
+
+def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """The study's paired comparisons (``paired_tests.csv``).
+
+    For each contrast ``(a, b)`` of :data:`hintforce.study.CONTRASTS` whose models both have
+    rows, each cell and each row key but the model, the values of ``a`` and ``b`` in the same
+    run are paired and compared as in :func:`paired_tests` (a key held by only one of them
+    gives a row with ``n`` 0). Only the ``value`` quantity is compared; the fit rows (R² per
+    start, see :func:`summarise_study`) are compared like the similarity rows.
+
+    Parameters
+    ----------
+    similarity, fit : pandas.DataFrame
+        As for :func:`summarise_study`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the cell's axes (every axis but the seed), the row keys but ``model``,
+        ``start``, then ``contrast, n, n_over, mean_difference, wins, ties, wilcoxon_p,
+        ttest_p, holm_wilcoxon_p, holm_ttest_p, wilcoxon_min_p``
+        (:data:`hintforce.study.PAIRED_COLUMNS`).
+
+        * ``contrast``: ``"a-b"``, e.g. ``"ffh-ff"``; ``mean_difference`` is the mean of
+          ``a - b``.
+        * A run's pair is left out if either model fails the fit gate in it (or either value
+          is NaN).
+        * With one ground-truth circuit the pairs are the seeds (``n_over`` = ``"seed"``).
+          With several, ``a`` and ``b`` are first averaged over each circuit's paired seeds
+          and the pairs are the circuits (``n_over`` = ``"ground_truth_seed"``,
+          ``ground_truth_seed`` empty); a circuit without a pair is left out.
+        * ``wins``: pairs where ``a`` is better in the direction the metric improves
+          (:attr:`hintforce.study.Metric.higher_is_better`: ``a < b`` for a distance; R²
+          improves when it rises). ``ties``: ``a == b``.
+        * ``wilcoxon_p``, ``ttest_p``, ``wilcoxon_min_p``: as in :func:`paired_tests`.
+        * ``holm_wilcoxon_p``, ``holm_ttest_p``: :func:`holm` over every row of the table (each
+          column a family of its own; NaN p-values are not in the family and stay NaN).
+
+    Raises
+    ------
+    ValueError
+        As :func:`summarise_study`, or if a model has more than one row for a run and key.
+    """
+    obs = _observations(similarity, fit)
+    obs = obs.loc[obs[_QUANTITY] == _VALUE, [*study.AXIS_NAMES, *_KEYS, _GROUP]]
+    pair_on = [*study.AXIS_NAMES, *_PAIR_KEYS]
+    _check_unique(obs, [*pair_on, _MODEL], "paired_study")
+    several = _several_circuits(similarity)
+    cell = [c for c in _CELL if c != _CIRCUIT] if several else list(_CELL)
+    rows = []
+    present = set(obs[_MODEL])
+    for a, b in (contrast for contrast in study.CONTRASTS if present.issuperset(contrast)):
+        left = obs.loc[obs[_MODEL] == a, [*pair_on, _GROUP]].rename(columns={_GROUP: _A})
+        right = obs.loc[obs[_MODEL] == b, [*pair_on, _GROUP]].rename(columns={_GROUP: _B})
+        pairs = left.merge(right, on=pair_on, how="outer")
+        unpaired = pairs[[_A, _B]].isna().any(axis=1)
+        pairs.loc[unpaired, [_A, _B]] = np.nan
+        if several:
+            pairs = _grouped(pairs, [*_CELL, *_PAIR_KEYS])[[_A, _B]].mean().reset_index()
+        for group, frame in _grouped(pairs, [*cell, *_PAIR_KEYS]):
+            row = dict(zip([*cell, *_PAIR_KEYS], group, strict=True))
+            row.update(
+                contrast=f"{a}-{b}",
+                n_over=_CIRCUIT if several else _SEED,
+                **_paired_row(
+                    frame[_A].to_numpy(),
+                    frame[_B].to_numpy(),
+                    _higher_is_better(row[_METRIC]),
+                ),
+            )
+            rows.append(row)
+    out = _paired_frame(rows, [*_CELL, *_PAIR_KEYS, "contrast", "n_over", *_PAIRED_STATS])
+    out["holm_wilcoxon_p"] = holm(out["wilcoxon_p"])
+    out["holm_ttest_p"] = holm(out["ttest_p"])
+    return _integers_like(out[[*_CELL, *_PAIR_KEYS, *study.PAIRED_COLUMNS]], similarity)
 
 
 def missing_runs(table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,26 +27,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import zarr
-from threadpoolctl import threadpool_limits
 
-from hintforce import __version__
+from hintforce import __version__, study
+from hintforce.observe import Observation
 
 __all__ = [
-    "RUN_KEYS",
     "StoreError",
-    "fit_table",
+    "fit_rows",
     "gather_spectra",
-    "job",
     "read_attrs",
     "read_cube",
     "read_dataset",
     "read_json",
+    "read_observation",
     "to_jsonable",
     "trained_models",
     "write_cubes",
     "write_csv",
     "write_dataset",
     "write_json",
+    "write_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,6 +127,17 @@ def write_dataset(
                 raise ValueError(
                     f"array {name!r} has {data.ndim} dimensions but {len(dims)} names {dims}"
                 )
+            if data.dtype == object:  # text: variable-length UTF-8 strings
+                array = group.create_array(
+                    name,
+                    shape=data.shape,
+                    dtype=str,
+                    chunks=data.shape or None,
+                    dimension_names=tuple(dims),
+                    config={"write_empty_chunks": True},
+                )
+                array[...] = data
+                continue
             group.create_array(
                 name,
                 data=data,
@@ -219,9 +229,9 @@ def write_cubes(
     Notes
     -----
     The coordinates of each dimension are the values found across all tables (numbers
-    sorted, labels in order of first appearance). Numeric coordinates are stored as 1-d arrays
-    named after their dimension; text labels in the attribute ``coords``. :func:`read_cube`
-    turns an array back into the tidy table.
+    sorted, labels in order of first appearance), stored as 1-d arrays named after their
+    dimension (text as variable-length strings), so ``xarray.open_zarr`` opens the store as a
+    labelled dataset. :func:`read_cube` turns an array back into the tidy table.
     """
     coords: dict[str, list] = {}
     for table, dims in cubes.values():
@@ -239,13 +249,12 @@ def write_cubes(
         index = tuple(pd.Index(coords[d]).get_indexer(table[d]).astype(np.intp) for d in dims)
         data[index] = table[value].to_numpy(dtype=float)
         arrays[name] = (tuple(dims), data)
-    labels = {}
     for dim, values in coords.items():
         if all(isinstance(v, int | float | np.number) for v in values):
             arrays[dim] = ((dim,), np.asarray(values))
         else:
-            labels[dim] = [str(v) for v in values]
-    write_dataset(path, arrays, {**(attrs or {}), "coords": labels})
+            arrays[dim] = ((dim,), np.array([str(v) for v in values], dtype=object))
+    write_dataset(path, arrays, attrs)
 
 
 def read_cube(path: str | os.PathLike, name: str, value: str = "value") -> pd.DataFrame:
@@ -254,8 +263,7 @@ def read_cube(path: str | os.PathLike, name: str, value: str = "value") -> pd.Da
     group = _open(path)
     data = read_dataset(path, [name])[name]
     dims = group[name].metadata.dimension_names
-    labels = dict(group.attrs).get("coords", {})
-    axes = [labels[d] if d in labels else read_dataset(path, [d])[d].tolist() for d in dims]
+    axes = [read_dataset(path, [d])[d].tolist() for d in dims]
     index = pd.MultiIndex.from_product(axes, names=dims)
     table = pd.DataFrame({value: data.ravel()}, index=index).reset_index()
     return table[np.isfinite(table[value])].reset_index(drop=True)
@@ -282,41 +290,37 @@ def trained_models(paths: Mapping[str, str | os.PathLike]) -> dict[str, str | os
     return kept
 
 
-#: Keys every run's stores carry in their attributes (written by the workflow's scripts).
-RUN_KEYS = ("neuron_fraction", "muscle_fraction", "seed")
-
-
 def gather_spectra(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """The ``spectrum`` cubes of several runs' similarity stores as one tidy table, each row
-    tagged with its run's :data:`RUN_KEYS` (read from the store's attributes)."""
+    tagged with its run's axes (the store's attribute ``axes``)."""
     tables = []
     for path in paths:
-        attrs = read_attrs(path)
-        tables.append(read_cube(path, "spectrum").assign(**{k: attrs[k] for k in RUN_KEYS}))
+        axes = read_attrs(path)["axes"]
+        tables.append(read_cube(path, "spectrum").assign(**axes))
     return pd.concat(tables, ignore_index=True)
 
 
-def fit_table(model_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """Output fit of trained models: one row per model store and start (clean, noisy), columns
-    ``neuron_fraction, muscle_fraction, seed, model, start, r2`` (NaN for a diverged model),
-    sorted."""
+def fit_rows(axes: Mapping[str, Any], model_paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+    """Output fit of one run's models: one row per model and start (clean, noisy), columns
+    the run's ``axes``, then ``model, start, r2`` (NaN for a diverged model)."""
     rows = [
-        {
-            **{k: attrs[k] for k in RUN_KEYS},
-            "model": attrs["model"],
-            "start": start,
-            "r2": attrs.get(f"r2_{start}", np.nan),
-        }
-        for attrs in map(read_attrs, model_paths)
-        for start in ("clean", "noisy")
+        {**axes, "model": name, "start": start, "r2": read_attrs(path).get(f"r2_{start}", np.nan)}
+        for name, path in model_paths.items()
+        for start in study.STARTS
     ]
-    return pd.DataFrame(rows).sort_values([*RUN_KEYS, "model", "start"], ignore_index=True)
+    return pd.DataFrame(rows)
 
 
 def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
     """Write a tidy table to CSV atomically (floats round-trip exactly, no index)."""
     with _atomic_path(path, directory=False) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text document (e.g. an HTML page) atomically."""
+    with _atomic_path(path, directory=False) as tmp:
+        tmp.write_text(text)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
@@ -333,29 +337,10 @@ def read_json(path: str | os.PathLike) -> Any:
         raise StoreError(f"cannot read {path}: {err}") from None
 
 
-@contextlib.contextmanager
-def job(log_path: str | os.PathLike | None, threads: int = 1) -> Iterator[logging.Logger]:
-    """Context for one workflow job: log to ``log_path`` and limit BLAS to ``threads``.
-
-    Every ``hintforce`` logger writes progress lines to the job's log file. An exception
-    escaping the block is logged with its traceback, and the job exits with status 1 and one
-    line on stderr naming the error and the log (no traceback on the console).
-    """
-    handler: logging.Handler = (
-        logging.FileHandler(log_path, mode="w")
-        if log_path is not None
-        else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger("hintforce")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+def read_observation(path: str | os.PathLike) -> Observation:
+    """The :class:`~hintforce.observe.Observation` a run's ``observation.json`` holds."""
+    seen = read_json(path)
     try:
-        with threadpool_limits(limits=threads):
-            yield root
-    except Exception as err:
-        root.exception("%s: %s", type(err).__name__, err)
-        raise SystemExit(f"{type(err).__name__}: {err} (log: {log_path})") from err
-    finally:
-        root.removeHandler(handler)
-        handler.close()
+        return Observation(neuron_order=seen["neuron_order"], muscles=seen["muscles"])
+    except (KeyError, ValueError) as err:
+        raise StoreError(f"{path}: not an observation ({type(err).__name__}: {err})") from None

@@ -1,20 +1,21 @@
-# Across runs: tidy tables and the similarity cube, statistics over seeds, figures.
+# Across runs: tidy tables and the similarity cube, statistics over seeds (and circuits), the
+# findings, figures.
 
 
 rule tables:
     input:
-        lib(),
-        similarity_csv=runs("similarity.csv"),
-        similarity_zarr=runs("similarity.zarr"),
-        models=runs("{model}.zarr", model=MODELS),
+        lib("tables"),
+        similarity_csv=runs(f"{RUN}/similarity.csv"),
+        similarity_zarr=runs(f"{RUN}/similarity.zarr"),
+        fit=runs(f"{RUN}/fit.csv"),
     output:
-        similarity="results/tables/similarity.csv",
-        cube=directory("results/tables/similarity.zarr"),
-        fit="results/tables/fit.csv",
+        similarity=f"{RESULTS}/tables/similarity.csv",
+        cube=directory(f"{RESULTS}/tables/similarity.zarr"),
+        fit=f"{RESULTS}/tables/fit.csv",
     log:
-        "logs/tables/tables.log",
+        f"{LOGS}/tables/tables.log",
     benchmark:
-        "results/benchmarks/tables/tables.tsv"
+        f"{BENCHMARKS}/tables/tables.tsv"
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -22,9 +23,9 @@ rule tables:
         mem_mb=2000,
         runtime=10,
     params:
-        fractions=[float(f) for f in FRACTIONS],
-        seeds=SEEDS,
-        models=MODELS,
+        axis_values=AXIS_VALUES,
+        models=study.MODEL_NAMES,
+        min_fit_r2=config["statistics"]["min_fit_r2"],
         allow_failed=config["sweep"]["allow_failed_runs"],
     script:
         "../../scripts/tables.py"
@@ -32,15 +33,24 @@ rule tables:
 
 rule statistics:
     input:
-        lib("stats"),
-        similarity="results/tables/similarity.csv",
+        lib("statistics"),
+        similarity=f"{RESULTS}/tables/similarity.csv",
+        fit=f"{RESULTS}/tables/fit.csv",
     output:
-        summary="results/tables/summary.csv",
-        paired="results/tables/paired_tests.csv",
+        summary=report(
+            f"{RESULTS}/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
+        paired=report(
+            f"{RESULTS}/tables/paired_tests.csv",
+            caption="../report/paired_tests.rst",
+            category="Tables",
+        ),
     log:
-        "logs/tables/statistics.log",
+        f"{LOGS}/tables/statistics.log",
     benchmark:
-        "results/benchmarks/tables/statistics.tsv"
+        f"{BENCHMARKS}/tables/statistics.tsv"
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -51,82 +61,22 @@ rule statistics:
         "../../scripts/statistics.py"
 
 
-rule similarity_figures:
+rule findings:
     input:
-        lib("plots", "stats"),
-        similarity="results/tables/similarity.csv",
-        cube="results/tables/similarity.zarr",
-    output:
-        spectra=report(
-            "results/figures/cca_spectra.png",
-            caption="../report/cca_spectra.rst",
-            category="Similarity",
-        ),
-        means=report(
-            "results/figures/cca_means.png",
-            caption="../report/cca_means.rst",
-            category="Similarity",
-        ),
-    log:
-        "logs/figures/similarity.log",
-    benchmark:
-        "results/benchmarks/figures/similarity.tsv"
-    conda:
-        "../envs/hintforce.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../../scripts/similarity_figures.py"
-
-
-rule fraction_figure:
-    input:
-        lib("plots", "stats"),
-        summary="results/tables/summary.csv",
+        lib("findings"),
+        summary=f"{RESULTS}/tables/summary.csv",
+        paired=f"{RESULTS}/tables/paired_tests.csv",
+        fit=f"{RESULTS}/tables/fit.csv",
     output:
         report(
-            "results/figures/cca_vs_fraction.png",
-            caption="../report/cca_vs_fraction.rst",
-            category="Similarity",
+            f"{RESULTS}/tables/findings.html",
+            caption="../report/findings.rst",
+            category="1. Answer",
         ),
     log:
-        "logs/figures/cca_vs_fraction.log",
+        f"{LOGS}/tables/findings.log",
     benchmark:
-        "results/benchmarks/figures/cca_vs_fraction.tsv"
-    conda:
-        "../envs/hintforce.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../../scripts/fraction_figure.py"
-
-
-rule example_run_figures:
-    input:
-        lib("plots", "similarity"),
-        emg="results/ground_truth/emg.zarr",
-        soc="results/ground_truth/soc.zarr",
-        observation=f"{EXAMPLE}/observation.json",
-        models=expand(f"{EXAMPLE}/{{model}}.zarr", model=MODELS),
-    output:
-        outputs=report(
-            "results/figures/model_outputs.png",
-            caption="../report/model_outputs.rst",
-            category="Models",
-        ),
-        trajectories=report(
-            "results/figures/trajectories.png",
-            caption="../report/trajectories.rst",
-            category="Similarity",
-        ),
-    log:
-        "logs/figures/example_run.log",
-    benchmark:
-        "results/benchmarks/figures/example_run.tsv"
+        f"{BENCHMARKS}/tables/findings.tsv"
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -134,7 +84,125 @@ rule example_run_figures:
         mem_mb=1000,
         runtime=5,
     params:
-        models=MODELS,
+        k=max(config["similarity"]["ks"]),
+    script:
+        "../../scripts/findings.py"
+
+
+rule summary_figures:
+    input:
+        lib("summary_figures"),
+        summary=f"{RESULTS}/tables/summary.csv",
+        cube=f"{RESULTS}/tables/similarity.zarr",
+    output:
+        headline=report(
+            f"{RESULTS}/figures/headline.png",
+            caption="../report/headline.rst",
+            category="1. Answer",
+        ),
+        spectra=report(
+            f"{RESULTS}/figures/cca_spectra.png",
+            caption="../report/cca_spectra.rst",
+            category="Similarity",
+        ),
+    log:
+        f"{LOGS}/figures/summary.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/summary.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        k=max(config["similarity"]["ks"]),
+    script:
+        "../../scripts/summary_figures.py"
+
+
+rule axis_figure:
+    input:
+        lib("axis_figure"),
+        summary=f"{RESULTS}/tables/summary.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/similarity_vs_{{axis}}.png",
+            caption="../report/axis_figure.rst",
+            category="Sweeps",
+        ),
+    log:
+        f"{LOGS}/figures/similarity_vs_{{axis}}.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/similarity_vs_{{axis}}.tsv"
+    wildcard_constraints:
+        axis="|".join(study.AXIS_NAMES),
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        k=max(config["similarity"]["ks"]),
+    script:
+        "../../scripts/axis_figure.py"
+
+
+rule tradeoff_figure:
+    input:
+        lib("tradeoff_figure"),
+        summary=f"{RESULTS}/tables/summary.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/hint_gain_tradeoff.png",
+            caption="../report/tradeoff.rst",
+            category="Sweeps",
+        ),
+    log:
+        f"{LOGS}/figures/hint_gain_tradeoff.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/hint_gain_tradeoff.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        k=max(config["similarity"]["ks"]),
+    script:
+        "../../scripts/tradeoff_figure.py"
+
+
+rule example_run_figures:
+    input:
+        unpack(example_run_inputs),
+        lib("example_run_figures"),
+    output:
+        outputs=report(
+            f"{RESULTS}/figures/model_outputs.png",
+            caption="../report/model_outputs.rst",
+            category="Models",
+        ),
+        trajectories=report(
+            f"{RESULTS}/figures/trajectories.png",
+            caption="../report/trajectories.rst",
+            category="Similarity",
+        ),
+    log:
+        f"{LOGS}/figures/example_run.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/example_run.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        axes=example_run_axes(),
+        models=study.MODEL_NAMES,
         k=max(config["similarity"]["ks"]),
     script:
         "../../scripts/example_run_figures.py"

@@ -1,4 +1,6 @@
 # Config validation and every input/param helper of the workflow.
+import ast
+import os
 import sys
 from pathlib import Path
 
@@ -11,9 +13,12 @@ from hintforce import emg as emg_lib
 from hintforce import force as force_lib
 from hintforce import gain as gain_lib
 from hintforce import observe as observe_lib
+from hintforce import similarity as similarity_lib
 from hintforce import soc as soc_lib
+from hintforce import study
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+SCRIPTS = Path(workflow.basedir) / "scripts"
 
 
 def config_error(where, message):
@@ -28,14 +33,28 @@ def settings(section, **more):
     return dict(sorted({**section, **more}.items()))
 
 
-def gain_params():
+def gain_settings():
     """The gain fit's settings; its sampling grid is the EMG's."""
     gt = config["ground_truth"]
     return settings(gt["gain"], bin_ms=gt["emg"]["dt_ms"])
 
 
-def check_config(config):
-    """Schema first (types, ranges, unknown keys), then the library's own parameter checks."""
+def setting(path):
+    """The config value at a dotted ``section.key`` path."""
+    section, key = path.split(".")
+    return config[section][key]
+
+
+def sweep_values(axis):
+    """The values of one sweep axis: its list under ``sweep:``, else its single setting."""
+    values = config["sweep"].get(axis.sweep)
+    if values is None:
+        values = [setting(axis.setting)]
+    return [axis.kind(v) for v in values]
+
+
+def check_schema():
+    """Types, ranges and unknown keys, then the schema's defaults filled in."""
     schema = yaml.safe_load(SCHEMA.read_text())
     errors = list(Draft202012Validator(schema).iter_errors(config))
     if errors:
@@ -45,121 +64,306 @@ def check_config(config):
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             unknown = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             config_error(where, f"unknown key(s) {unknown}; allowed keys: {allowed}")
+        if err.validator == "uniqueItems":
+            config_error(where, f"values must not repeat, got {err.instance}")
+        if err.validator == "minItems":
+            config_error(where, "must list at least one value, got an empty list")
         config_error(where, err.message)
-    validate(config, str(SCHEMA))  # fills in the schema's defaults
+    validate(config, str(SCHEMA))
+
+
+def check_parameters():
+    """The library's own checks of every section, one parameter class per section."""
     gt = config["ground_truth"]
-    try:
-        emg_lib.EMGParams(**gt["emg"])
-    except ValueError as err:
-        config_error("ground_truth.emg", err)
-    try:
-        soc_lib.SOCParams(**gt["soc"])
-    except ValueError as err:
-        config_error("ground_truth.soc", err)
-    try:
-        gain_lib.GainParams(**gain_params())
-    except ValueError as err:
-        config_error("ground_truth.gain", err)
-    try:
-        force_lib.ForceParams(**config["models"])
-    except ValueError as err:
-        config_error("models", err)
+    models = settings(config["models"], n_units=AXIS_VALUES[study.N_UNITS][0])
+    sections = (
+        ("ground_truth.emg", emg_lib.EMGParams, gt["emg"]),
+        ("ground_truth.soc", soc_lib.SOCParams, gt["soc"]),
+        ("ground_truth.gain", gain_lib.GainParams, gain_settings()),
+        ("models", force_lib.ForceParams, models),
+        ("similarity", similarity_lib.SimilarityParams, similarity_settings()),
+    )
+    for where, params, values in sections:
+        try:
+            params(**values)
+        except (TypeError, ValueError) as err:
+            config_error(where, err)
     if config["models"]["dt_ms"] != gt["emg"]["dt_ms"]:
         config_error(
             "models.dt_ms",
             f"must equal ground_truth.emg.dt_ms={gt['emg']['dt_ms']} (targets are sampled on "
             f"the network's time step), got {config['models']['dt_ms']}",
         )
+
+
+def axis_key(axis):
+    """The config key an axis's values came from: its sweep list, else its single setting."""
+    if config["sweep"].get(axis.sweep) is not None or axis.setting is None:
+        return f"sweep.{axis.sweep}"
+    return axis.setting
+
+
+def check_sweep():
+    """Each axis's values: fractions that observe enough neurons (and muscles) and leave
+    enough unobserved for the largest k, then the largest k the whole sweep supports. Every
+    bound a refusal suggests is one that passes."""
+    gt = config["ground_truth"]
     n_neurons = gt["soc"]["n_neurons"]
-    n_muscles = gt["emg"]["n_muscles"]
-    k_max = max(config["similarity"]["ks"])
-    n_samples = gt["emg"]["n_conditions"] * gt["emg"]["n_times"]
-    try:
-        observe_lib.n_selected(
-            n_muscles,
-            config["observation"]["muscle_fraction"],
-            "muscle_fraction",
-            "muscles",
-        )
-    except ValueError as err:
-        config_error("observation.muscle_fraction", err)
-    for fraction in config["sweep"]["neuron_fractions"]:
+    k = max(config["similarity"]["ks"])
+    for fraction in AXIS_VALUES[study.MUSCLE_FRACTION]:
         try:
-            n_observed = observe_lib.n_selected(
-                n_neurons, fraction, "neuron_fraction", "neurons"
+            observe_lib.n_selected(
+                gt["emg"]["n_muscles"], fraction, study.MUSCLE_FRACTION, "muscles"
             )
         except ValueError as err:
-            config_error("sweep.neuron_fractions", err)
-        limit = min(
-            n_observed // 2,
-            (n_neurons - n_observed) // 2,
-            config["models"]["n_units"],
-            n_samples,
-        )
-        if k_max > limit:
-            config_error(
-                "similarity.ks",
-                f"k={k_max} exceeds the {limit} principal components available at "
-                f"neuron fraction {fraction} (smallest of half the observed and half the unobserved "
-                f"of {n_neurons} SOC neurons (the ceiling compares halves), {config['models']['n_units']} model units and "
-                f"{n_samples} samples)",
+            config_error(axis_key(study.axis(study.MUSCLE_FRACTION)), err)
+    # Each population is split in two halves of k components: with room for that, a fraction
+    # must observe 2k neurons and leave 2k unobserved; without, k itself is refused below.
+    per_side = 2 * k if 4 * k <= n_neurons else 1
+    for fraction in AXIS_VALUES[study.NEURON_FRACTION]:
+        try:
+            observe_lib.n_selected(
+                n_neurons,
+                fraction,
+                study.NEURON_FRACTION,
+                "neurons",
+                minimum=per_side,
+                keep=per_side,
+                why=f" (each population is split in two halves of k = {k} principal components)",
             )
+        except ValueError as err:
+            config_error(axis_key(study.axis(study.NEURON_FRACTION)), err)
+    n_held_out = n_neurons - observe_lib.n_selected(
+        n_neurons, max(AXIS_VALUES[study.NEURON_FRACTION])
+    )
+    limits = {
+        (n_units, fraction): similarity_lib.max_k(
+            n_neurons=n_neurons,
+            n_observed=observe_lib.n_selected(n_neurons, fraction),
+            n_held_out=n_held_out,
+            n_units=n_units,
+            n_conditions=gt["emg"]["n_conditions"],
+            n_times=gt["emg"]["n_times"],
+        )
+        for n_units in AXIS_VALUES[study.N_UNITS]
+        for fraction in AXIS_VALUES[study.NEURON_FRACTION]
+    }
+    (n_units, fraction), limit = min(limits.items(), key=lambda item: item[1])
+    if k > limit:
+        config_error(
+            "similarity.ks",
+            f"k={k} exceeds the {limit} principal components available with {n_units} model "
+            f"units at neuron fraction {fraction} of {n_neurons} SOC neurons (every population, "
+            f"split half, model and cross-validation training fold must have k components); "
+            f"use ks <= {limit}",
+        )
 
 
-check_config(config)
-
-FRACTIONS = [str(f) for f in config["sweep"]["neuron_fractions"]]
-SEEDS = [int(s) for s in config["sweep"]["seeds"]]
-MODELS = ["ff", "ffh", "floor"]
-RUN = "results/runs/nf~{nf}/seed~{seed}"
-# The run shown in the example figures: first fraction, first seed.
-EXAMPLE = RUN.format(nf=FRACTIONS[0], seed=SEEDS[0])
-# The library's sources, relative to the working directory when the package lives inside it
-# (as in a clone with an editable install), so that moving the project reruns nothing.
-LIB = Path(hintforce.__file__).parent.resolve()
-if LIB.is_relative_to(Path.cwd().resolve()):
-    LIB = LIB.relative_to(Path.cwd().resolve())
+def similarity_settings():
+    return settings(config["similarity"])
 
 
-def lib(*modules):
-    """Library sources a rule's results depend on: editing one reruns the rule."""
-    return [str(LIB / f"{m}.py") for m in ("store", *modules)]
+check_schema()
+AXIS_VALUES = {a.name: sweep_values(a) for a in study.AXES}
+check_parameters()
+check_sweep()
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+LOGS = f"logs/{STUDY}"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+# The observed sample of a run is drawn from its seed alone, for every fraction at once.
+OBSERVATION_AXES = (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
+UNHINTED = [m.name for m in study.MODELS if not m.hinted]
+HINTED = [m.name for m in study.MODELS if m.hinted]
+# Wildcard patterns of the two kinds of model, and the wildcard constraints of every axis.
+NUMBER = {int: r"\d+", float: r"\d+\.\d+|\d+(\.\d+)?e[-+]\d+"}
+AXIS_CONSTRAINTS = {a.name: NUMBER[a.kind] for a in study.AXES}
+
+
+def segments(axes):
+    """The ``key~{wildcard}`` path segments of ``axes``, in the registry's path order."""
+    parts = [f"{a.key}~{{{a.name}}}" for a in study.AXES if a.name in axes]
+    return os.path.join(*parts)
+
+
+def run_dir(axes):
+    return f"{RESULTS}/runs/{segments(axes)}"
+
+
+def model_axes(names):
+    """The axes shared by the models ``names`` (one rule trains them all)."""
+    axes = {study.model(n).axes for n in names}
+    if len(axes) != 1:
+        raise ValueError(
+            f"models {names} depend on different axes {axes}; give each its rule"
+        )
+    return axes.pop()
+
+
+GROUND_TRUTH = f"{RESULTS}/ground_truth/{segments([study.GROUND_TRUTH_SEED])}"
+OBSERVATION = f"{run_dir(OBSERVATION_AXES)}/observation.json"
+GROUND_TRUTH_FIGURE = f"ground_truth/{segments([study.GROUND_TRUTH_SEED])}"
+UNHINTED_DIR = run_dir(model_axes(UNHINTED))
+HINTED_DIR = run_dir(model_axes(HINTED))
+RUN = run_dir(study.AXIS_NAMES)
+
+
+def log_path(output):
+    """The log of a job, mirroring its output path under ``logs/``."""
+    return output.replace(RESULTS, LOGS, 1).rsplit(".", 1)[0] + ".log"
+
+
+def benchmark_path(output):
+    return output.replace(RESULTS, BENCHMARKS, 1).rsplit(".", 1)[0] + ".tsv"
+
+
+def model_path(name):
+    """Store of one model, under the directory of the axes it depends on."""
+    return f"{run_dir(study.model(name).axes)}/{name}.zarr"
+
+
+def labels(axis_name):
+    axis = study.axis(axis_name)
+    return [axis.label(v) for v in AXIS_VALUES[axis_name]]
 
 
 def runs(pattern, **more):
-    """``pattern`` (relative to a run directory) for every (fraction, seed) of the sweep
-    and every value of any further wildcards given in ``more``."""
-    return expand(f"{RUN}/{pattern}", nf=FRACTIONS, seed=SEEDS, **more)
+    """``pattern`` for every combination of the sweep axes it names (and of ``more``)."""
+    names = [a for a in study.AXIS_NAMES if f"{{{a}}}" in pattern]
+    return expand(pattern, **{a: labels(a) for a in names}, **more)
+
+
+def run_axes(wildcards):
+    """The axis values a job's wildcards name, typed, as a job parameter."""
+    return {
+        a.name: a.kind(wildcards[a.name])
+        for a in study.AXES
+        if a.name in wildcards.keys()
+    }
 
 
 def model_params(wildcards):
-    """Training settings of one model: the hint gain reaches FFH only, so changing it
-    reruns FFH and what follows, never FF or the floor."""
-    params = settings(config["models"])
-    if wildcards.model != "ffh":
-        params.pop("hint_gain")
+    """Training settings of one model, with the swept ones from its path. The hint gain
+    reaches the hinted models only, so sweeping it never retrains FF or the floor."""
+    swept = {
+        a.setting.split(".")[1]: value
+        for a, value in zip(study.AXES, map(run_axes(wildcards).get, study.AXIS_NAMES))
+        if value is not None and a.setting and a.setting.startswith("models.")
+    }
+    params = settings(config["models"], **swept)
+    if not study.model(wildcards.model).hinted:
+        params.pop(study.HINT_GAIN)
     return params
 
 
+def run_models(wildcards):
+    """Every model store a run compares."""
+    return [model_path(m).format(**wildcards) for m in study.MODEL_NAMES]
+
+
+def held_out_fraction():
+    """The neurons unobserved at the largest swept fraction form the fixed held-out set."""
+    return max(AXIS_VALUES[study.NEURON_FRACTION])
+
+
+# ------------------------------------------------------------------------------------------
+# Library inputs, derived from what each script imports
+
+
+LIB = Path(hintforce.__file__).parent.resolve()
+if LIB.is_relative_to(Path.cwd().resolve()):
+    LIB = LIB.relative_to(Path.cwd().resolve())
+# Modules that decide how a job runs (its log and BLAS threads), never what it computes:
+# editing them reruns nothing.
+RUNTIME_MODULES = {"jobs"}
+
+
+def imported_modules(path):
+    """The hintforce modules a Python file imports (``from hintforce import x``,
+    ``from hintforce.x import y``, ``import hintforce.x``); importing any of them also runs
+    the package's ``__init__``."""
+    found = set()
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] != "hintforce":
+                continue
+            found.add("__init__")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(
+                    a.name for a in node.names if (LIB / f"{a.name}.py").exists()
+                )
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("hintforce."):
+                    found.update({"__init__", alias.name.split(".")[1]})
+    return found
+
+
+def lib(script):
+    """Library sources the results of ``scripts/<script>.py`` depend on: the modules it
+    imports, directly or through other library modules. Editing one reruns the rule."""
+    todo = sorted(imported_modules(SCRIPTS / f"{script}.py"))
+    seen = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name in RUNTIME_MODULES:
+            continue
+        seen.add(name)
+        todo.extend(imported_modules(LIB / f"{name}.py"))
+    return [str(LIB / f"{m}.py") for m in sorted(seen)]
+
+
+# ------------------------------------------------------------------------------------------
+# Final outputs
+
+
+def swept_axes():
+    """Axes with more than one value: each gets a figure of similarity against it."""
+    return [a for a in study.AXIS_NAMES if len(AXIS_VALUES[a]) > 1 and a != study.SEED]
+
+
+def example_run_axes():
+    """The run the example figures show: the first value of every axis."""
+    return {a: AXIS_VALUES[a][0] for a in study.AXIS_NAMES}
+
+
+def example_run_inputs(wildcards):
+    first = {a: labels(a)[0] for a in study.AXIS_NAMES}
+    return {
+        "emg": f"{GROUND_TRUTH}/emg.zarr".format(**first),
+        "soc": f"{GROUND_TRUTH}/soc.zarr".format(**first),
+        "observation": OBSERVATION.format(**first),
+        "models": [model_path(m).format(**first) for m in study.MODEL_NAMES],
+    }
+
+
 def figures():
-    names = [
-        "ground_truth",
-        "model_outputs",
-        "cca_spectra",
-        "cca_means",
-        "trajectories",
+    names = ["model_outputs", "trajectories", "cca_spectra", "headline"]
+    names += [f"similarity_vs_{a}" for a in swept_axes()]
+    if len(AXIS_VALUES[study.HINT_GAIN]) > 1:
+        names.append("hint_gain_tradeoff")
+    return [
+        *expand(f"{RESULTS}/figures/{{name}}.png", name=names),
+        *runs(f"{RESULTS}/figures/{GROUND_TRUTH_FIGURE}.png"),
     ]
-    if len(FRACTIONS) > 1:
-        names.append("cca_vs_fraction")
-    return expand("results/figures/{name}.png", name=names)
 
 
 def final_outputs():
     return [
-        "results/tables/similarity.csv",
-        "results/tables/similarity.zarr",
-        "results/tables/fit.csv",
-        "results/tables/summary.csv",
-        "results/tables/paired_tests.csv",
+        *expand(
+            f"{RESULTS}/tables/{{name}}",
+            name=[
+                "similarity.csv",
+                "similarity.zarr",
+                "fit.csv",
+                "summary.csv",
+                "paired_tests.csv",
+                "findings.html",
+            ],
+        ),
         *figures(),
     ]

@@ -1,15 +1,16 @@
-# The ground truth: EMG targets, the SOC connectivity and its per-condition gains.
+# The ground truth of each circuit (ground-truth seed): EMG targets, the SOC connectivity and
+# its per-condition gains, each in its own jobs, so circuits build in parallel.
 
 
 rule emg:
     input:
         lib("emg"),
     output:
-        directory("results/ground_truth/emg.zarr"),
+        directory(f"{GROUND_TRUTH}/emg.zarr"),
     log:
-        "logs/ground_truth/emg.log",
+        log_path(f"{GROUND_TRUTH}/emg.zarr"),
     benchmark:
-        "results/benchmarks/ground_truth/emg.tsv"
+        benchmark_path(f"{GROUND_TRUTH}/emg.zarr")
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -17,7 +18,7 @@ rule emg:
         mem_mb=500,
         runtime=5,
     params:
-        seed=config["ground_truth"]["seed"],
+        axes=run_axes,
         emg=settings(config["ground_truth"]["emg"]),
     script:
         "../../scripts/emg.py"
@@ -25,13 +26,13 @@ rule emg:
 
 rule soc_connectivity:
     input:
-        lib("soc"),
+        lib("soc_connectivity"),
     output:
-        directory("results/ground_truth/connectivity.zarr"),
+        directory(f"{GROUND_TRUTH}/connectivity.zarr"),
     log:
-        "logs/ground_truth/connectivity.log",
+        log_path(f"{GROUND_TRUTH}/connectivity.zarr"),
     benchmark:
-        "results/benchmarks/ground_truth/connectivity.tsv"
+        benchmark_path(f"{GROUND_TRUTH}/connectivity.zarr")
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -39,7 +40,7 @@ rule soc_connectivity:
         mem_mb=1000,
         runtime=20,
     params:
-        seed=config["ground_truth"]["seed"],
+        axes=run_axes,
         soc=settings(config["ground_truth"]["soc"]),
     script:
         "../../scripts/soc_connectivity.py"
@@ -47,15 +48,15 @@ rule soc_connectivity:
 
 rule soc_gains:
     input:
-        lib("gain", "soc"),
-        emg="results/ground_truth/emg.zarr",
-        connectivity="results/ground_truth/connectivity.zarr",
+        lib("soc_gains"),
+        emg=f"{GROUND_TRUTH}/emg.zarr",
+        connectivity=f"{GROUND_TRUTH}/connectivity.zarr",
     output:
-        directory("results/ground_truth/soc.zarr"),
+        directory(f"{GROUND_TRUTH}/soc.zarr"),
     log:
-        "logs/ground_truth/soc.log",
+        log_path(f"{GROUND_TRUTH}/soc.zarr"),
     benchmark:
-        "results/benchmarks/ground_truth/soc.tsv"
+        benchmark_path(f"{GROUND_TRUTH}/soc.zarr")
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -63,31 +64,33 @@ rule soc_gains:
         mem_mb=1000,
         runtime=20,
     params:
-        gain=gain_params(),
+        gain=gain_settings(),
     script:
         "../../scripts/soc_gains.py"
 
 
 rule ground_truth_figure:
     input:
-        lib("plots"),
-        emg="results/ground_truth/emg.zarr",
-        soc="results/ground_truth/soc.zarr",
+        lib("ground_truth_figure"),
+        emg=f"{GROUND_TRUTH}/emg.zarr",
+        soc=f"{GROUND_TRUTH}/soc.zarr",
     output:
         report(
-            "results/figures/ground_truth.png",
+            f"{RESULTS}/figures/{GROUND_TRUTH_FIGURE}.png",
             caption="../report/ground_truth.rst",
             category="Ground truth",
         ),
     log:
-        "logs/figures/ground_truth.log",
+        f"{LOGS}/figures/{GROUND_TRUTH_FIGURE}.log",
     benchmark:
-        "results/benchmarks/figures/ground_truth.tsv"
+        f"{BENCHMARKS}/figures/{GROUND_TRUTH_FIGURE}.tsv"
     conda:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        axes=run_axes,
     script:
         "../../scripts/ground_truth_figure.py"

@@ -1,15 +1,17 @@
-# Per run (neuron fraction, seed): which units are observed, then the FF, FFH and floor models.
+# Per run: what its seed observes, then the models. Each model is trained once for the axes it
+# depends on (hintforce.study.MODELS): FF and the floor per (circuit, muscle fraction, seed,
+# size), the hinted models per run.
 
 
 rule observe:
     input:
         lib("observe"),
     output:
-        f"{RUN}/observation.json",
+        OBSERVATION,
     log:
-        "logs/runs/nf~{nf}/seed~{seed}/observation.log",
+        log_path(OBSERVATION),
     benchmark:
-        "results/benchmarks/runs/nf~{nf}/seed~{seed}/observation.tsv"
+        benchmark_path(OBSERVATION)
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -17,25 +19,27 @@ rule observe:
         mem_mb=300,
         runtime=2,
     params:
+        axes=run_axes,
         n_neurons=config["ground_truth"]["soc"]["n_neurons"],
         n_muscles=config["ground_truth"]["emg"]["n_muscles"],
-        muscle_fraction=config["observation"]["muscle_fraction"],
     script:
         "../../scripts/observe.py"
 
 
 rule train:
     input:
-        lib("force"),
-        emg="results/ground_truth/emg.zarr",
-        soc="results/ground_truth/soc.zarr",
-        observation=f"{RUN}/observation.json",
+        lib("train"),
+        emg=f"{GROUND_TRUTH}/emg.zarr",
+        soc=f"{GROUND_TRUTH}/soc.zarr",
+        observation=OBSERVATION,
     output:
-        directory(f"{RUN}/{{model}}.zarr"),
+        directory(f"{UNHINTED_DIR}/{{model}}.zarr"),
     log:
-        "logs/runs/nf~{nf}/seed~{seed}/{model}.log",
+        log_path(f"{UNHINTED_DIR}/{{model}}.zarr"),
     benchmark:
-        "results/benchmarks/runs/nf~{nf}/seed~{seed}/{model}.tsv"
+        benchmark_path(f"{UNHINTED_DIR}/{{model}}.zarr")
+    wildcard_constraints:
+        model="|".join(UNHINTED),
     conda:
         "../envs/hintforce.yaml"
     threads: 1
@@ -43,6 +47,18 @@ rule train:
         mem_mb=1000,
         runtime=15,
     params:
+        axes=run_axes,
         force=model_params,
     script:
         "../../scripts/train.py"
+
+
+use rule train as train_hinted with:
+    output:
+        directory(f"{HINTED_DIR}/{{model}}.zarr"),
+    log:
+        log_path(f"{HINTED_DIR}/{{model}}.zarr"),
+    benchmark:
+        benchmark_path(f"{HINTED_DIR}/{{model}}.zarr")
+    wildcard_constraints:
+        model="|".join(HINTED),

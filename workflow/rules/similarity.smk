@@ -1,27 +1,32 @@
-# Per run: CCA on PCA factors (plus CKA and Procrustes) of each model against the SOC.
+# Per run: every model and reference row against the SOC (CCA on PCA, CKA, Procrustes, neural
+# predictivity; full and condition-specific activity; in-sample and cross-validated; with
+# permutation nulls), and the run's output fit.
 
 
 rule similarity:
     input:
         lib("similarity"),
-        soc="results/ground_truth/soc.zarr",
-        observation=f"{RUN}/observation.json",
-        models=expand(f"{RUN}/{{model}}.zarr", model=MODELS, allow_missing=True),
+        soc=f"{GROUND_TRUTH}/soc.zarr",
+        observation=OBSERVATION,
+        models=run_models,
     output:
         zarr=directory(f"{RUN}/similarity.zarr"),
         csv=f"{RUN}/similarity.csv",
+        fit=f"{RUN}/fit.csv",
     log:
-        "logs/runs/nf~{nf}/seed~{seed}/similarity.log",
+        log_path(f"{RUN}/similarity.csv"),
     benchmark:
-        "results/benchmarks/runs/nf~{nf}/seed~{seed}/similarity.tsv"
+        benchmark_path(f"{RUN}/similarity.csv")
     conda:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
         runtime=5,
     params:
-        ks=config["similarity"]["ks"],
-        models=MODELS,
+        axes=run_axes,
+        held_out_fraction=held_out_fraction(),
+        models=study.MODEL_NAMES,
+        similarity=similarity_settings(),
     script:
         "../../scripts/similarity.py"

@@ -1,0 +1,298 @@
+"""The study's names, in one place: sweep axes, models, reference rows and table columns.
+
+Rules, scripts, tables, statistics, plots and tests take every name from here, so adding a
+sweep axis or a model is one entry below plus its science.
+
+* An **axis** is a setting a study may sweep. Every combination of the axes' values is a
+  *run*; a model is trained only for the axes it depends on (:attr:`Model.axes`).
+* A **model** is a network trained (or not) on a run's observations; its similarity to the
+  ground truth is what the study measures.
+* A **reference row** is scored like a model but is made from the ground truth itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AXES",
+    "FF",
+    "FFH",
+    "FFH_MEAN",
+    "FFH_SHUFFLED",
+    "FLOOR",
+    "GROUND_TRUTH_SEED",
+    "HINT_GAIN",
+    "MUSCLE_FRACTION",
+    "NEURON_FRACTION",
+    "N_UNITS",
+    "SEED",
+    "AXIS_NAMES",
+    "BASELINE",
+    "CEILING",
+    "COMPONENTS",
+    "CONTRASTS",
+    "FIT_COLUMNS",
+    "HELD_OUT",
+    "METRICS",
+    "MODELS",
+    "MODEL_NAMES",
+    "PAIRED_COLUMNS",
+    "POPULATIONS",
+    "REFERENCES",
+    "RELIABILITY",
+    "ROW_KEYS",
+    "SIMILARITY_COLUMNS",
+    "SIMILARITY_VALUES",
+    "SPECTRUM_KEYS",
+    "STARTS",
+    "SUMMARY_COLUMNS",
+    "VALIDATIONS",
+    "Axis",
+    "Metric",
+    "Model",
+    "axis",
+    "metric",
+    "model",
+    "hinted_models",
+]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A sweepable setting of the study.
+
+    Attributes
+    ----------
+    name : str
+        Table column, cube dimension, Snakemake wildcard and ``observation.json`` key.
+    key : str
+        Path segment key: a run's directories read ``key~value``.
+    sweep : str
+        Key of the list of values under ``sweep:`` in the config.
+    setting : str or None
+        The single-valued config setting the axis overrides when it is swept
+        (``section.key``), or None for an axis that exists only as a sweep.
+    kind : type
+        ``int`` or ``float``: how values are parsed from paths and written to tables.
+    doc : str
+        One line for the config documentation and the report.
+    """
+
+    name: str
+    key: str
+    sweep: str
+    setting: str | None
+    kind: type
+    doc: str
+
+    def label(self, value: int | float) -> str:
+        """The value as it appears in paths and wildcards (``repr`` of an int or float)."""
+        return repr(self.kind(value))
+
+
+#: The sweep axes, in path order: a run's directory reads ``gt~/mf~/seed~/n~/nf~/hg~``.
+#: Axes that more artefacts depend on come first, so every artefact lives at the prefix of the
+#: axes it depends on.
+AXES: tuple[Axis, ...] = (
+    Axis(
+        "ground_truth_seed",
+        "gt",
+        "ground_truth_seeds",
+        "ground_truth.seed",
+        int,
+        "ground-truth circuit: one EMG draw, SOC and gain fit per seed",
+    ),
+    Axis(
+        "muscle_fraction",
+        "mf",
+        "muscle_fractions",
+        "observation.muscle_fraction",
+        float,
+        "fraction of the muscles observed (the trained outputs)",
+    ),
+    Axis("seed", "seed", "seeds", None, int, "run seed: observed sample, weights, initial states"),
+    Axis("n_units", "n", "n_units", "models.n_units", int, "units of each trained network"),
+    Axis(
+        "neuron_fraction",
+        "nf",
+        "neuron_fractions",
+        None,
+        float,
+        "fraction of the SOC neurons observed (the hints); nested across fractions",
+    ),
+    Axis("hint_gain", "hg", "hint_gains", "models.hint_gain", float, "scale of the hint inputs"),
+)
+AXIS_NAMES: tuple[str, ...] = tuple(a.name for a in AXES)
+#: Each axis's name, for code that treats one axis specially.
+GROUND_TRUTH_SEED, MUSCLE_FRACTION, SEED, N_UNITS, NEURON_FRACTION, HINT_GAIN = AXIS_NAMES
+
+
+def axis(name: str) -> Axis:
+    """The axis called ``name``."""
+    for candidate in AXES:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown axis {name!r}; axes: {', '.join(AXIS_NAMES)}")
+
+
+# Axes every trained network depends on (its shared random draw and its outputs).
+_NETWORK_AXES = AXIS_NAMES[:4]  # ground-truth seed, muscle fraction, seed, n_units
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model of the study.
+
+    Attributes
+    ----------
+    name : str
+        Name in paths, tables and figures.
+    hints : str or None
+        What the teacher network receives as hints: None (no hints), ``"observed"`` (the
+        observed SOC neurons' rates), ``"shuffled"`` (those of another condition, a fixed
+        derangement of the conditions) or ``"mean"`` (their condition average, in every
+        condition).
+    trained : bool
+        False for the floor (the untrained network with a fitted readout).
+    axes : tuple of str
+        The axes the model's training depends on; it is trained once per combination of
+        these and shared by every run that differs only in the others.
+    label : str
+        Name in figure legends.
+    """
+
+    name: str
+    hints: str | None
+    trained: bool
+    axes: tuple[str, ...]
+    label: str
+
+    @property
+    def hinted(self) -> bool:
+        return self.hints is not None
+
+
+#: The models, in table and legend order.
+MODELS: tuple[Model, ...] = (
+    Model("floor", None, False, _NETWORK_AXES, "floor"),
+    Model("ff", None, True, _NETWORK_AXES, "FF"),
+    Model("ffh", "observed", True, AXIS_NAMES, "FFH"),
+    Model("ffh_shuffled", "shuffled", True, AXIS_NAMES, "FFH, shuffled hints"),
+    Model("ffh_mean", "mean", True, AXIS_NAMES, "FFH, mean hints"),
+)
+MODEL_NAMES: tuple[str, ...] = tuple(m.name for m in MODELS)
+#: Each model's name, for code that treats one model specially (the contrasts, the figures).
+FLOOR, FF, FFH, FFH_SHUFFLED, FFH_MEAN = MODEL_NAMES
+
+
+def model(name: str) -> Model:
+    """The model called ``name``."""
+    for candidate in MODELS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown model {name!r}; models: {', '.join(MODEL_NAMES)}")
+
+
+def hinted_models() -> tuple[str, ...]:
+    """Names of the models that receive hints (they depend on the hint gain)."""
+    return tuple(m.name for m in MODELS if m.hinted)
+
+
+#: Reference rows of the similarity table, scored like models but made of the SOC itself:
+#: the SOC scored as a model (the true ceiling), the observed SOC neurons scored against the
+#: unobserved (the data baseline) and two random halves of a population against each other
+#: (split-half subsampling reliability: how alike two disjoint samples of one circuit look;
+#: not a ceiling).
+CEILING = "soc"
+BASELINE = "soc_observed"
+RELIABILITY = "soc_split_half"
+REFERENCES: tuple[str, ...] = (CEILING, BASELINE, RELIABILITY)
+
+#: The ground-truth populations a model is compared with: all SOC neurons, the observed, the
+#: unobserved of the run's own fraction, and one fixed held-out set (the neurons unobserved at
+#: the study's largest swept fraction) for like-for-like curves across fractions.
+HELD_OUT = "held_out"
+POPULATIONS: tuple[str, ...] = ("all", "observed", "unobserved", HELD_OUT)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A similarity metric.
+
+    Attributes
+    ----------
+    name : str
+    higher_is_better : bool
+        Direction in which the metric improves (a distance improves when it falls).
+    label : str
+        Axis label in figures.
+    """
+
+    name: str
+    higher_is_better: bool
+    label: str
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("cca", True, "mean canonical correlation"),
+    Metric("cka", True, "linear CKA"),
+    Metric("procrustes", False, "angular Procrustes distance (rad)"),
+    Metric("predictivity", True, "neural predictivity (median held-out R²)"),
+)
+
+
+def metric(name: str) -> Metric:
+    """The metric called ``name``."""
+    for candidate in METRICS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown metric {name!r}; metrics: {', '.join(m.name for m in METRICS)}")
+
+
+#: Activity components: the full activity, and its condition-specific part (each unit's mean
+#: over conditions, per time bin, removed; Kaufman et al. 2016).
+COMPONENTS: tuple[str, ...] = ("full", "condition")
+#: Validation of a score: fitted and scored on all conditions, or fitted on some conditions
+#: and scored on held-out ones.
+VALIDATIONS: tuple[str, ...] = ("in_sample", "cross_validated")
+#: Starts of the free-running evaluation: clean (x = 0) and noisy initial states.
+STARTS: tuple[str, ...] = ("clean", "noisy")
+#: Paired contrasts of the statistics: (a, b) for the difference a - b.
+CONTRASTS: tuple[tuple[str, str], ...] = ((FFH, FF), (FFH, FFH_SHUFFLED), (FFH, FFH_MEAN))
+
+#: Columns that identify one similarity value within a run.
+ROW_KEYS: tuple[str, ...] = ("model", "population", "metric", "k", "component", "validation")
+#: Columns of ``similarity.csv``: the axes, the row keys, the value and its permutation null
+#: (mean over permutations, p-value, and value above the null in the metric's direction).
+SIMILARITY_VALUES: tuple[str, ...] = ("value", "null_mean", "null_p", "above_null")
+SIMILARITY_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, *ROW_KEYS, *SIMILARITY_VALUES)
+#: Keys of a canonical-correlation spectrum row (before its ``index`` and ``value``).
+SPECTRUM_KEYS: tuple[str, ...] = ("model", "population", "k", "component")
+#: Columns of ``fit.csv``.
+FIT_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, "model", "start", "r2", "passes_fit_gate")
+#: Columns of ``summary.csv`` after the cell's axes and row keys.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "quantity",
+    "n",
+    "n_over",
+    "n_excluded",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+)
+#: Columns of ``paired_tests.csv`` after the cell's axes and row keys.
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "contrast",
+    "n",
+    "n_over",
+    "mean_difference",
+    "wins",
+    "ties",
+    "wilcoxon_p",
+    "ttest_p",
+    "holm_wilcoxon_p",
+    "holm_ttest_p",
+    "wilcoxon_min_p",
+)
