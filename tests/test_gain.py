@@ -87,6 +87,8 @@ def test_default_params_are_the_design_values():
     assert (p.tau_ms, p.r0_hz, p.rmax_hz) == (200.0, 20.0, 100.0)
     assert p.dt_ms <= 2.0
     assert p.steps_per_bin * p.dt_ms == p.bin_ms == 10.0
+    assert (p.x0_rms_hz, p.tail_ms, p.tail_weight) == (10.0, 200.0, 1.0)
+    assert (p.ridge, p.gain_penalty, p.max_iterations, p.tolerance) == (100.0, 0.1, 40, 1e-9)
 
 
 @pytest.mark.parametrize(
