@@ -1,8 +1,6 @@
 """Rule similarity: compare one run's models and reference rows with the SOC, and gather the
 run's output fit."""
 
-import numpy as np
-
 from hintforce import jobs, similarity, store, study
 from hintforce.seeding import generator
 
@@ -24,9 +22,7 @@ def main(
         soc_rates = store.read_dataset(soc_path, ["rates"])["rates"]
         observation = store.read_observation(observation_path)
         observed = observation.neurons(axes[study.NEURON_FRACTION])
-        held_out = np.setdiff1d(
-            np.arange(soc_rates.shape[2]), observation.neurons(held_out_fraction)
-        )
+        held_out = observation.unobserved(held_out_fraction)
         paths = dict(zip(models, model_paths, strict=True))
         trained = store.trained_models(paths)
         rates = {m: store.read_dataset(p, ["rates"])["rates"] for m, p in trained.items()}

@@ -128,3 +128,11 @@ def test_suggested_bounds_with_minimum_and_keep_are_accepted(fraction, n_units, 
 def test_a_population_too_small_for_both_sides_says_so():
     with pytest.raises(ValueError, match="cannot be split into at least 20 selected and 20 left"):
         n_selected(30, 0.5, "f", minimum=20, keep=20)
+
+
+def test_unobserved_neurons_are_the_complement_and_shrink_with_the_fraction():
+    obs = observe(200, 10, 0.4, np.random.default_rng(5))
+    for fraction in (0.1, 0.3, 0.9):
+        unobserved = obs.unobserved(fraction)
+        assert np.array_equal(np.sort(np.r_[obs.neurons(fraction), unobserved]), np.arange(200))
+    assert set(obs.unobserved(0.5)) <= set(obs.unobserved(0.3))

@@ -59,10 +59,16 @@ class Observation:
 
         Raises ValueError if the fraction selects no neuron (see :func:`n_selected`).
         """
-        n = self.neuron_order.size
-        return np.sort(
-            self.neuron_order[: n_selected(n, fraction, study.NEURON_FRACTION, "neurons")]
-        )
+        return np.sort(self.neuron_order[: self._count(fraction)])
+
+    def unobserved(self, fraction: float) -> np.ndarray:
+        """Neuron indices left unobserved at ``fraction``, sorted: the rest of
+        :attr:`neuron_order`. At the study's largest fraction this is the fixed held-out set
+        that every fraction is scored against."""
+        return np.sort(self.neuron_order[self._count(fraction) :])
+
+    def _count(self, fraction: float) -> int:
+        return n_selected(self.neuron_order.size, fraction, study.NEURON_FRACTION, "neurons")
 
 
 def n_selected(
