@@ -11,7 +11,7 @@ CONFIGFILE := $(if $(CONFIG),--configfile $(CONFIG),)
 # The study's name (config.yaml, overridden by CONFIG): its results live in results/<study>/.
 STUDY = $(shell $(BIN)/python -c 'import sys, yaml; \
 	names = [(yaml.safe_load(open(f)) or {}).get("study") for f in sys.argv[1:]]; \
-	print([n for n in names if n][-1])' config.yaml $(CONFIG))
+	print(["default", *(n for n in names if n)][-1])' config.yaml $(CONFIG))
 
 .PHONY: run report unlock test test-fast lint
 
