@@ -32,7 +32,7 @@ from workflow_utils import RESULTS, SMALL, make_project
 from hintforce import study
 
 PROFILE = "profiles/slurm"
-#: Tables of the output contract (DESIGN.md); every csv and HTML page under
+#: Tables of the output contract (README, "Outputs"); every csv and HTML page under
 #: results/<study>/tables is compared.
 CONTRACT_TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv", "findings.html")
 #: The directory of a run seed's observation (circuit, muscle fraction, seed): its jobs (the
