@@ -14,6 +14,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
+# Every rule states its CPUs (threads:) and its memory in MB and wall time in minutes
+# (resources: mem_mb, runtime) once, in its own rule. SLURM is asked for exactly these
+# (profiles/slurm adds no per-rule sizes); a local run only uses them under --resources.
+# mem_mb covers the whole SLURM job, with ~400 MB for the two Snakemake processes around it.
+
+
 # Every sweep axis is a number in its path segment (key~value); model names come from the
 # study registry (hintforce.study).
 wildcard_constraints:

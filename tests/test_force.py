@@ -116,26 +116,26 @@ def test_rls_stream_equals_batch_ridge_solution(alpha):
     X = rng.normal(size=(n_samples, n))
     Y = X @ rng.normal(size=(n, n_out)) + 0.3 * rng.normal(size=(n_samples, n_out))
     W0 = rng.normal(size=(n_out, n))  # prior mean (J starts at J_D in full-FORCE)
-    P, A = new_rls(n, W0, alpha)
+    inv_corr, A = new_rls(n, W0, alpha)
     k = np.empty(n)
     err = np.empty(n_out)
     for x, y in zip(X, Y, strict=True):
         np.subtract(A @ x, y, out=err)
-        rls_step(P, A, x, err, k)  # return value ignored: the update must happen in place
+        rls_step(inv_corr, A, x, err, k)  # return value ignored: the update must happen in place
     # argmin |X w - y|^2 + alpha |w - w0|^2
     ridge = np.linalg.solve(X.T @ X + alpha * np.eye(n), X.T @ Y + alpha * W0.T).T
     np.testing.assert_allclose(A, ridge, rtol=0, atol=1e-8)
-    P_batch = np.linalg.inv(X.T @ X + alpha * np.eye(n))
-    np.testing.assert_allclose(np.triu(P), np.triu(P_batch), rtol=0, atol=1e-8)
+    inv_corr_batch = np.linalg.inv(X.T @ X + alpha * np.eye(n))
+    np.testing.assert_allclose(np.triu(inv_corr), np.triu(inv_corr_batch), rtol=0, atol=1e-8)
 
 
 def test_rls_step_refuses_layouts_it_cannot_update_in_place():
-    P, A = new_rls(4, np.zeros((2, 4)), 1.0)
+    inv_corr, A = new_rls(4, np.zeros((2, 4)), 1.0)
     r, err, k = np.ones(4), np.ones(2), np.empty(4)
     with pytest.raises(ValueError, match="Fortran order"):
-        rls_step(np.ascontiguousarray(P + 0.0 * np.eye(4)), A, r, err, k)
+        rls_step(np.ascontiguousarray(inv_corr + 0.0 * np.eye(4)), A, r, err, k)
     with pytest.raises(ValueError, match="C order"):
-        rls_step(P, np.asfortranarray(A), r, err, k)
+        rls_step(inv_corr, np.asfortranarray(A), r, err, k)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
-from matplotlib.container import BarContainer
+from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -39,6 +39,22 @@ def _gid(ax, gid):
     lines = [ln for ln in ax.get_lines() if ln.get_gid() == gid]
     assert len(lines) == 1, gid
     return lines[0]
+
+
+def _colours(lines):
+    return [to_rgba(ln.get_color()) for ln in lines]
+
+
+def _error_bars(ax):
+    """Per error-bar container: its (low, high) ends along x and along y (None without)."""
+    ends = []
+    for container in ax.containers:
+        if isinstance(container, ErrorbarContainer):
+            bars = [np.array(c.get_segments()) for c in container.lines[2]]
+            xs = bars.pop(0)[:, :, 0] if container.has_xerr else None
+            ys = bars.pop(0)[:, :, 1] if container.has_yerr else None
+            ends.append((xs, ys))
+    return ends
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,10 +339,50 @@ def test_ground_truth_abscissa_axis_is_log_or_linear_with_the_target_line(
     assert ax.get_yscale() == "linear"
 
 
-def test_ground_truth_figure_rejects_mismatched_fit(ground_truth):
-    args = dict(ground_truth, emg_fit=ground_truth["emg_fit"][:, :-1])
-    with pytest.raises(ValueError, match="emg_fit"):
+@pytest.mark.parametrize(
+    "name, cut",
+    [
+        ("emg_fit", lambda a: a[:, :-1]),
+        ("r2", lambda a: a[:-1]),
+        ("time_ms", lambda a: a[:-1]),
+        ("rates", lambda a: a[:-1]),
+    ],
+)
+def test_ground_truth_figure_rejects_mismatched_shapes(ground_truth, name, cut):
+    args = dict(ground_truth, **{name: cut(ground_truth[name])})
+    with pytest.raises(ValueError, match=f"{name} must have shape"):
         plots.ground_truth_figure(**args)
+
+
+def test_per_condition_lines_are_in_the_condition_colours(ground_truth, ground_truth_fig):
+    colours = [to_rgba(c) for c in plots.condition_colors(N_CONDITIONS)]
+    neuron = next(a for a in ground_truth_fig.axes if a.get_title().startswith("neuron"))
+    assert _colours(neuron.get_lines()) == colours
+    muscle = next(a for a in ground_truth_fig.axes if a.get_title().startswith("muscle 1,"))
+    # Condition by condition: target (dashed) then readout (solid).
+    assert _colours(muscle.get_lines()) == [c for c in colours for _ in range(2)]
+    assert [ln.get_linestyle() for ln in muscle.get_lines()] == ["--", "-"] * N_CONDITIONS
+    pcs = next(a for a in ground_truth_fig.axes if a.get_xlabel().startswith("PC 1"))
+    starts = [ln for ln in pcs.get_lines() if len(ln.get_xdata()) == 1]
+    assert _colours(starts) == colours
+    soc, model = _linear_copy_of_soc(12, 3)
+    (ax,) = _data_axes(plots.trajectories_figure(soc, {study.FF: model}, 3))
+    for c, colour in enumerate(colours):
+        assert to_rgba(_gid(ax, f"soc/{study.FF}/{c}").get_color()) == colour
+        assert to_rgba(_gid(ax, f"{study.FF}/{c}").get_color()) == colour
+
+
+def test_unused_cells_of_a_panel_grid_are_removed(ground_truth):
+    muscles = [0, 1, 2, 3, 4, 5, 0]  # seven muscles: a 2 x 4 grid, one cell unused
+    args = {name: ground_truth[name][..., muscles] for name in ("emg", "emg_fit", "r2")}
+    fig = plots.ground_truth_figure(**dict(ground_truth, **args), n_example_neurons=3)
+    muscle_axes = [ax for ax in fig.axes if ax.get_title().startswith("muscle")]
+    assert len(muscle_axes) == 7 and len(fig.axes) == 7 + 3 + 2
+    # The panel above the unused cell carries the time axis, its left neighbour does not.
+    assert [ax.get_xlabel() for ax in muscle_axes[2:4]] == ["", "time (ms)"]
+    soc, model = _linear_copy_of_soc(13, 3)
+    fig = plots.trajectories_figure(soc, dict.fromkeys(study.MODEL_NAMES, model), 3)
+    assert len(fig.axes) == len(study.MODEL_NAMES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,6 +423,15 @@ def test_model_outputs_title_names_the_run_and_clears_the_legend(ground_truth):
     title = suptitle.get_window_extent(renderer)
     assert not legend.overlaps(title)
     assert all(legend.y1 <= ax.get_window_extent(renderer).y0 for ax in fig.axes)
+
+
+def test_model_outputs_figure_rejects_missing_or_mismatched_outputs(ground_truth):
+    targets = ground_truth["emg"][:, :, :2]
+    args = (dict.fromkeys(study.MODEL_NAMES, 1.0), ground_truth["time_ms"], [0, 1])
+    with pytest.raises(ValueError, match="at least one model"):
+        plots.model_outputs_figure(targets, {}, *args)
+    with pytest.raises(ValueError, match=rf"outputs\['{study.FF}'\] must have shape"):
+        plots.model_outputs_figure(targets, {study.FF: targets[:, :-1]}, *args)
 
 
 def test_model_outputs_figure_requires_an_r2_per_model(ground_truth):
@@ -481,6 +546,23 @@ def test_headline_bars_and_null_markers_are_the_summary_means_of_the_pooled_cell
         np.testing.assert_allclose(_gid(ax, "null").get_ydata(), nulls[list(study.MODEL_NAMES)])
         for reference in (study.CEILING, study.BASELINE, study.RELIABILITY):
             assert _gid(ax, reference).get_ydata()[0] == pytest.approx(means[reference])
+
+
+def test_headline_error_bars_span_the_summary_ci(summary, headline_fig):
+    cell = _rows(
+        summary,
+        population="unobserved",
+        metric="cca",
+        k=K,
+        validation="cross_validated",
+        quantity="value",
+        **_first_cell(),
+    )
+    for ax, component in zip(_data_axes(headline_fig), study.COMPONENTS, strict=True):
+        rows = _rows(cell, component=component).set_index("model").loc[list(study.MODEL_NAMES)]
+        ((xs, ys),) = _error_bars(ax)
+        assert xs is None
+        np.testing.assert_allclose(ys, rows[["ci_low", "ci_high"]].to_numpy())
 
 
 def test_headline_ceiling_and_baseline_lines_differ_in_colour_and_style(headline_fig):
@@ -613,6 +695,36 @@ def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
     labels = {t.get_text() for t in ax.texts}
     assert labels == {f"hg {g}" for g in gains}
     assert len(ax.texts) == len(gains) * len(study.hinted_models())
+
+
+def test_tradeoff_error_bars_span_the_ci_of_the_r2_and_of_the_similarity(summary):
+    fig = plots.tradeoff_figure(summary, GAIN, K)
+    (ax,) = _data_axes(fig)
+    cell = _first_cell()
+    cell.pop(GAIN)
+    sim = _rows(
+        summary,
+        population="unobserved",
+        metric="cca",
+        k=K,
+        component="condition",
+        validation="cross_validated",
+        quantity="value",
+        **cell,
+    )
+    r2 = _rows(summary, metric="r2", start="noisy", **cell)
+    bars = dict(zip(_models_drawn(ax), _error_bars(ax), strict=True))
+    for name in study.hinted_models():
+        xs, ys = bars[name]
+        expected_x = _rows(r2, model=name).sort_values(GAIN)[["ci_low", "ci_high"]]
+        expected_y = _rows(sim, model=name).sort_values(GAIN)[["ci_low", "ci_high"]]
+        np.testing.assert_allclose(xs, expected_x.to_numpy())
+        np.testing.assert_allclose(ys, expected_y.to_numpy())
+
+
+def _models_drawn(ax):
+    """The models of the trade-off's lines, in drawing order."""
+    return [ln.get_gid() for ln in ax.get_lines() if ln.get_gid() in study.MODEL_NAMES]
 
 
 def test_tradeoff_with_the_fit_table_takes_its_mean_over_runs(summary):

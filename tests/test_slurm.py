@@ -1,6 +1,6 @@
 """The small study on a real single-node SLURM cluster gives the same tables as a local run.
 
-`tests/slurm_cluster.py` installs Debian's SLURM (with slurmdbd on a private MariaDB, so
+`tests/support/slurm_cluster.py` installs Debian's SLURM (with slurmdbd on a private MariaDB, so
 that ``sacct`` answers as on a production cluster) and brings it up for this module. The
 workflow runs twice in copies of the project: once locally, once through
 ``--profile profiles/slurm`` with the partition and account pointed at the test cluster
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from slurm_cluster import SlurmCluster, slurm_cluster, unavailable_reason
-from workflow_utils import RESULTS, SMALL, make_project
+from support.slurm_cluster import SlurmCluster, slurm_cluster, unavailable_reason
+from support.workflow import RESULTS, SMALL, make_project
 
 from hintforce import study
 
@@ -310,9 +310,27 @@ def test_slurm_profile_names_exactly_the_workflow_rules(tmp_path):
     listed = run_snakemake(project, ["--list-rules", "--configfile", SMALL], os.environ.copy(), 120)
     rules = {line for line in listed.splitlines() if re.fullmatch(r"\w+", line)} - {"all"}
     profile = yaml.safe_load((project / PROFILE / "config.yaml").read_text())
-    assert set(profile["set-resources"]) == rules
     assert set(profile["groups"]) == rules
     assert set(profile["group-components"]) == set(profile["groups"].values())
+    # Each rule's size is stated once, in the rule: the profile adds none.
+    assert "set-resources" not in profile
+    assert set(rule_sizes(project)) == rules
+
+
+def rule_sizes(project: Path) -> dict[str, dict[str, str]]:
+    """Rule -> its threads, mem_mb and runtime as written in workflow/rules/*.smk (a rule made
+    with ``use rule A as B with:`` inherits A's); fails if a rule states any of them not."""
+    sizes: dict[str, dict[str, str]] = {}
+    for path in sorted((project / "workflow/rules").glob("*.smk")):
+        text = path.read_text()
+        for name, body in re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, flags=re.M):
+            found = dict(re.findall(r"^\s+(threads): (\d+)$", body, flags=re.M))
+            found |= dict(re.findall(r"^\s+(mem_mb|runtime)=(\d+),$", body, flags=re.M))
+            assert set(found) == {"threads", "mem_mb", "runtime"}, (name, found)
+            sizes[name] = found
+        for parent, name in re.findall(r"^use rule (\w+) as (\w+) with:", text, flags=re.M):
+            sizes[name] = sizes[parent]
+    return sizes
 
 
 def job_counts(text: str) -> Counter:

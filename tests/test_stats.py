@@ -6,6 +6,7 @@ import scipy.stats
 from hintforce import study
 from hintforce.stats import (
     FIT_METRIC,
+    check_runs,
     fit_gate,
     holm,
     missing_runs,
@@ -226,6 +227,23 @@ def test_missing_runs_lists_exactly_the_expected_combinations_without_rows():
     missing = missing_runs(table, expected, ["seed", "model"])
     assert missing.to_dict("records") == [{"seed": 2, "model": "ffh"}]
     assert missing_runs(table.iloc[:0], expected, ["seed", "model"]).shape == (6, 2)
+
+
+def test_check_runs_names_each_missing_run_and_refuses_unless_failures_are_allowed():
+    axis_values = {a: [0.5] for a in study.AXIS_NAMES} | {study.SEED: [1, 2]}
+    models = [study.FF, study.FFH]
+    run = {a: v[0] for a, v in axis_values.items()}
+    rows = [{**run, study.SEED: s, "model": m} for s in (1, 2) for m in models]
+    complete = pd.DataFrame(rows)
+    assert check_runs(complete, axis_values, models, allow_failed=False) == []
+    table = complete.iloc[:3]  # seed 2's FFH is missing
+    with pytest.raises(ValueError, match=r"^1 of 4 configured model runs have no results"):
+        check_runs(table, axis_values, models, allow_failed=False)
+    (label,) = check_runs(table, axis_values, models, allow_failed=True)
+    *parts, model = label.split()
+    assert model == study.FFH
+    expected = {study.axis(a).key: str(v) for a, v in {**run, study.SEED: 2}.items()}
+    assert dict(part.split("~") for part in parts) == expected
 
 
 def test_paired_tests_count_wins_in_the_direction_the_metric_improves():

@@ -1,8 +1,10 @@
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import zarr
 
 from hintforce import jobs, store, study
 
@@ -164,7 +166,11 @@ def test_xarray_opens_a_cube_store_and_selects_cells_by_label(tmp_path):
         tmp_path / "c.zarr",
         {"v": (table, CUBE_DIMS), "w": (table.assign(value=-table["value"]), CUBE_DIMS)},
     )
-    with xr.open_zarr(tmp_path / "c.zarr", consolidated=False) as ds:
+    with warnings.catch_warnings():
+        # Consolidated: no fallback to (slow) non-consolidated reads, no warning.
+        warnings.simplefilter("error")
+        ds = xr.open_zarr(tmp_path / "c.zarr")
+    with ds:
         assert set(ds.data_vars) == {"v", "w"}
         assert ds["v"].dims == tuple(CUBE_DIMS)
         assert ds["model"].values.tolist() == ["ffh", "ff"]
@@ -230,3 +236,48 @@ def test_fit_rows_have_a_clean_and_a_noisy_row_per_model_and_nan_for_a_diverged_
     assert fit["r2"].iloc[:2].isna().all()
     assert fit["r2"].tolist()[2:] == [0.99, 0.9]
     assert store.trained_models(paths) == {"ff": tmp_path / "ff.zarr"}
+
+
+def test_a_marker_file_in_a_store_is_ignored_without_a_warning(tmp_path):
+    """Snakemake leaves ``.snakemake_timestamp`` in directory outputs; zarr listing the
+    directory would warn that it is not part of the hierarchy."""
+    import xarray as xr
+
+    path = tmp_path / "s.zarr"
+    store.write_dataset(path, {"x": (("i",), np.arange(3.0)), "y": (("i", "j"), np.ones((3, 2)))})
+    (path / ".snakemake_timestamp").touch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sorted(zarr.open_group(str(path), mode="r").array_keys()) == ["x", "y"]
+        assert sorted(store.read_dataset(path)) == ["x", "y"]
+        with xr.open_zarr(path) as ds:
+            assert ds["y"].dims == ("i", "j")
+
+
+def test_the_study_cube_holds_every_similarity_value_and_each_runs_spectrum(tmp_path):
+    spectrum_dims = [*study.SPECTRUM_KEYS, "index"]
+    runs = []
+    for seed in (1, 2):
+        axes = {a: 0.5 for a in study.AXIS_NAMES} | {study.SEED: seed}
+        spectrum = pd.DataFrame(
+            {key: ["x"] for key in spectrum_dims} | {"index": [0], "value": [seed / 10]}
+        )
+        path = tmp_path / f"run{seed}.zarr"
+        store.write_cubes(path, {"spectrum": (spectrum, spectrum_dims)}, {"axes": axes})
+        runs.append((axes, path))
+    keys = {key: "x" for key in study.ROW_KEYS}
+    similarity = pd.DataFrame(
+        [
+            {**axes, **keys, **{v: i + j / 10 for j, v in enumerate(study.SIMILARITY_VALUES)}}
+            for i, (axes, _) in enumerate(runs)
+        ]
+    )
+    store.write_study_cube(tmp_path / "cube.zarr", similarity, [p for _, p in runs])
+    cells = [*study.AXIS_NAMES, *study.ROW_KEYS]
+    for name in study.SIMILARITY_VALUES:
+        back = store.read_cube(tmp_path / "cube.zarr", name, value="stored")
+        merged = similarity.merge(back, on=cells)
+        assert len(merged) == len(back) == len(similarity)
+        assert (merged["stored"] == merged[name]).all()
+    spectra = store.read_cube(tmp_path / "cube.zarr", "spectrum")
+    assert sorted(zip(spectra[study.SEED], spectra["value"], strict=True)) == [(1, 0.1), (2, 0.2)]

@@ -1,4 +1,4 @@
-"""The workflow as a user runs it (see workflow_utils): dry runs, real runs of the small config
+"""The workflow as a user runs it (see support.workflow): dry runs, real runs of the small config
 and of a sweep over every kind of axis, and what a change of setting, axis value or library
 module schedules."""
 
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_utils import ROOT, SMALL, make_project, planned_jobs, snakemake, with_config
+from support.workflow import ROOT, SMALL, make_project, planned_jobs, snakemake, with_config
 
 from hintforce import store, study
 
@@ -305,9 +305,7 @@ def test_a_sweep_over_every_axis_runs_end_to_end(sweep_run):
 
 def test_the_sweep_cube_opens_in_xarray_with_one_dimension_per_axis(sweep_run):
     xarray = pytest.importorskip("xarray")
-    cube = xarray.open_zarr(
-        results(sweep_run, SWEEP) / "tables/similarity.zarr", consolidated=False
-    )
+    cube = xarray.open_zarr(results(sweep_run, SWEEP) / "tables/similarity.zarr")
     assert list(cube["value"].dims) == [*study.AXIS_NAMES, *study.ROW_KEYS]
     table = pd.read_csv(results(sweep_run, SWEEP) / "tables/similarity.csv")
     row = table.iloc[len(table) // 2]

@@ -10,16 +10,16 @@ Equations (DePasquale et al. 2018), Euler-integrated with ``a = dt / tau``:
 
       tau dx/dt = -x + J tanh(x) + u_in f_in,        z = W tanh(x)
 
-* recursive least squares on every step, ``r = tanh(x)``, J and W sharing ``P`` (``P0 = I/alpha``,
-  J starting at ``JD``) so that ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and
-  ``W r ~ f_out``.
+* recursive least squares on every step, ``r = tanh(x)``, J and W sharing the inverse
+  correlation matrix ``P`` (``P0 = I/alpha``, J starting at ``JD``) so that
+  ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and ``W r ~ f_out``.
 
 A trial is ``prep_ms / dt_ms`` preparatory steps, during which the condition's one-hot input
 ``f_in`` is on and every target is held at its first value, followed by the ``T`` movement steps
 of the target arrays (input off). Step ``s`` of a trial compares ``tanh(x_s)`` (``x_0`` = the
 initial state) with the targets of bin ``s - n_prep``. Targets are sampled at ``dt_ms``.
 
-The models of one run (:data:`hintforce.study.MODELS`) share one :class:`Shared` draw (a paired
+The models of one run (:data:`hintforce.study.MODELS`) share one :class:`SharedDraws` draw (a paired
 comparison): ``train(f_out, shared, params)`` trains full-FORCE without hints,
 ``train(f_out, shared.with_hint_units(observed), params, f_hint)`` with hints, and
 ``fit_floor(f_out, shared, params)`` is the untrained network with a fitted readout. Hint weights
@@ -46,7 +46,7 @@ __all__ = [
     "Fit",
     "ForceParams",
     "Network",
-    "Shared",
+    "SharedDraws",
     "TrainingDiverged",
     "derangement",
     "draw_shared",
@@ -167,8 +167,10 @@ class ForceParams:
 
 
 @dataclass(frozen=True)
-class Shared:
-    """Random quantities shared by FF, FFH and the floor of one seed.
+class SharedDraws:
+    """The random draws every model of one run shares (FF, the hinted models and the floor):
+    the teacher's connectivity and input weights, the initial states, the condition orders and
+    the evaluation noise, so that the models differ only in what they are trained on.
 
     Attributes
     ----------
@@ -222,7 +224,7 @@ class Shared:
     def n_hint(self) -> int:
         return self.u_hint.shape[1]
 
-    def with_hint_units(self, units: np.ndarray) -> Shared:
+    def with_hint_units(self, units: np.ndarray) -> SharedDraws:
         """The same draw with only the hint weights of ``units`` (columns of ``u_hint``).
 
         Parameters
@@ -233,7 +235,7 @@ class Shared:
 
         Returns
         -------
-        Shared
+        SharedDraws
             Every other quantity unchanged; ``u_hint`` of shape (N, K).
         """
         units = _check_units(units, self.n_hint, "units")
@@ -371,8 +373,8 @@ def draw_shared(
     n_hint: int,
     params: ForceParams,
     rng: np.random.Generator,
-) -> Shared:
-    """Draw the random quantities FF, FFH and the floor of one seed share.
+) -> SharedDraws:
+    """Draw the random quantities every model of one run shares (:class:`SharedDraws`).
 
     Each quantity comes from its own child generator (``rng.spawn``, in the fixed order
     J_D, u_in, u_out, u_hint, init_states, order, eval_noise), so no draw depends on another
@@ -391,14 +393,14 @@ def draw_shared(
         Trained outputs M (observed muscles).
     n_hint : int
         Hint units K: every SOC neuron, of which a hinted model uses the observed ones
-        (:meth:`Shared.with_hint_units`); 0 for none.
+        (:meth:`SharedDraws.with_hint_units`); 0 for none.
     params : ForceParams
     rng : numpy.random.Generator
         Must support ``spawn`` (e.g. ``numpy.random.default_rng(seed_sequence)``).
 
     Returns
     -------
-    Shared
+    SharedDraws
     """
     for name, value, low in (("n_conditions", n_conditions, 1), ("n_out", n_out, 1)):
         if int(value) != value or value < low:
@@ -407,7 +409,7 @@ def draw_shared(
         raise ValueError(f"n_hint must be an integer >= 0, got {n_hint}")
     n = params.n_units
     g_jd, g_in, g_out, g_hint, g_init, g_order, g_noise = rng.spawn(7)
-    return Shared(
+    return SharedDraws(
         J_D=g_jd.normal(0.0, params.g / np.sqrt(n), size=(n, n)),
         u_in=g_in.uniform(-1.0, 1.0, size=(n, n_conditions)),
         u_out=g_out.uniform(-1.0, 1.0, size=(n, n_out)),
@@ -421,7 +423,7 @@ def draw_shared(
 
 
 def _check_inputs(
-    f_out: np.ndarray, shared: Shared, params: ForceParams, f_hint: np.ndarray | None = None
+    f_out: np.ndarray, shared: SharedDraws, params: ForceParams, f_hint: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     f_out = np.asarray(f_out, dtype=np.float64)
     if f_out.ndim != 3:
@@ -475,7 +477,8 @@ def _check_inputs(
 
 
 def new_rls(n_inputs: int, weights: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Buffers for :func:`rls_step`: ``P0 = I / alpha`` and a C-ordered weight copy.
+    """Buffers for :func:`rls_step`: the inverse correlation ``P0 = I / alpha`` and a C-ordered
+    weight copy.
 
     Parameters
     ----------
@@ -488,33 +491,35 @@ def new_rls(n_inputs: int, weights: np.ndarray, alpha: float) -> tuple[np.ndarra
 
     Returns
     -------
-    P : ndarray, shape (n, n), Fortran order
-        Inverse correlation matrix; only its upper triangle is kept up to date.
-    A : ndarray, shape (n_out, n), C order
+    inv_corr : ndarray, shape (n, n), Fortran order
+        The inverse correlation matrix P; only its upper triangle is kept up to date.
+    weights : ndarray, shape (n_out, n), C order
         Weights, updated in place by :func:`rls_step`.
     """
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
-    P = np.asfortranarray(np.eye(n_inputs) / alpha)
+    inv_corr = np.asfortranarray(np.eye(n_inputs) / alpha)
     A = np.array(weights, dtype=np.float64, order="C", copy=True)
     if A.ndim != 2 or A.shape[1] != n_inputs:
         raise ValueError(f"weights must have shape (n_out, {n_inputs}), got {A.shape}")
-    return P, A
+    return inv_corr, A
 
 
-def rls_step(P: np.ndarray, A: np.ndarray, r: np.ndarray, err: np.ndarray, k: np.ndarray) -> float:
+def rls_step(
+    inv_corr: np.ndarray, A: np.ndarray, r: np.ndarray, err: np.ndarray, k: np.ndarray
+) -> float:
     """One recursive-least-squares update, in place, with no temporaries.
 
-    With ``k = P r`` and ``c = 1 / (1 + r.k)``: ``P <- P - c k k^T`` and
-    ``A <- A - c err k^T``, where ``err = A r - target`` is the a-priori error the caller
-    computed with the weights before this update. Starting from ``P0 = I / alpha``, the weights
-    after samples ``(r_i, y_i)`` equal the ridge solution of those samples (with the initial
-    weights as prior mean).
+    With the inverse correlation ``P``, ``k = P r`` and the gain ``g = 1 / (1 + r.k)``:
+    ``P <- P - g k k^T`` and ``A <- A - g err k^T``, where ``err = A r - target`` is the
+    a-priori error the caller computed with the weights before this update. Starting from
+    ``P0 = I / alpha``, the weights after samples ``(r_i, y_i)`` equal the ridge solution of
+    those samples (with the initial weights as prior mean).
 
     Parameters
     ----------
-    P : ndarray, shape (n, n), float64, Fortran order
-        Symmetric inverse correlation matrix; only the upper triangle is read and written.
+    inv_corr : ndarray, shape (n, n), float64, Fortran order
+        Symmetric inverse correlation matrix P; only the upper triangle is read and written.
     A : ndarray, shape (n_out, n), float64, C order
         Weights (rows share P), overwritten. (BLAS sees ``A.T``, which is Fortran-ordered, so
         ``dger`` updates it in place.)
@@ -528,45 +533,157 @@ def rls_step(P: np.ndarray, A: np.ndarray, r: np.ndarray, err: np.ndarray, k: np
     Returns
     -------
     float
-        The gain ``c``, in (0, 1] while P stays positive definite.
+        The gain ``g``, in (0, 1] while P stays positive definite.
     """
-    if not (P.flags.f_contiguous and A.flags.c_contiguous):
+    if not (inv_corr.flags.f_contiguous and A.flags.c_contiguous):
         # f2py would silently update a copy: refuse rather than return unchanged weights
-        raise ValueError("rls_step needs P in Fortran order and A in C order")
-    dsymv(1.0, P, r, 0.0, k, overwrite_y=1)  # k = P r   (upper triangle of P)
-    c = 1.0 / (1.0 + r @ k)
-    dsyr(-c, k, a=P, overwrite_a=1)  # P -= c k k^T (upper triangle)
-    dger(-c, k, err, a=A.T, overwrite_a=1)  # A^T -= c k err^T, i.e. A -= c err k^T
-    return c
+        raise ValueError("rls_step needs inv_corr in Fortran order and A in C order")
+    dsymv(1.0, inv_corr, r, 0.0, k, overwrite_y=1)  # k = P r   (upper triangle of P)
+    gain = 1.0 / (1.0 + r @ k)
+    dsyr(-gain, k, a=inv_corr, overwrite_a=1)  # P -= g k k^T (upper triangle)
+    dger(-gain, k, err, a=A.T, overwrite_a=1)  # A^T -= g k err^T, i.e. A -= g err k^T
+    return gain
 
 
 # ----------------------------------------------------------------------------------------------
 # training
 
 
-def _diverged(what: str, p: int, c: int, s: int) -> TrainingDiverged:
-    return TrainingDiverged(f"{what} in pass {p}, condition {c}, step {s} (0-based)")
+def _diverged(what: str, p: int, condition: int, s: int) -> TrainingDiverged:
+    return TrainingDiverged(f"{what} in pass {p}, condition {condition}, step {s} (0-based)")
+
+
+def _rls_targets(
+    f_out: np.ndarray, f_hint: np.ndarray | None, shared: SharedDraws, n_prep: int
+) -> np.ndarray:
+    """Per-condition targets of the stacked weights ``A = [J ; W]``, minus the teacher's
+    recurrent input ``JD rD`` (added step by step in the loop).
+
+    Returns
+    -------
+    ndarray, shape (C, n_prep + T, N + M)
+        ``[u_out f_out (+ u_hint f_hint) ; f_out]`` of every step of a trial, targets held at
+        their first value during preparation.
+    """
+    n_cond, n_time, n_out = f_out.shape
+    n = shared.n_units
+    fo = _trial_targets(f_out, n_prep)  # (C, S, M)
+    targets = np.empty((n_cond, n_prep + n_time, n + n_out))
+    targets[:, :, :n] = fo @ shared.u_out.T
+    if f_hint is not None:
+        targets[:, :, :n] += _trial_targets(f_hint, n_prep) @ shared.u_hint.T
+    targets[:, :, n:] = fo
+    return targets
+
+
+def _rls_pass(
+    p: int,
+    inv_corr: np.ndarray,
+    A: np.ndarray,
+    targets: np.ndarray,
+    shared: SharedDraws,
+    params: ForceParams,
+) -> tuple[float, float]:
+    """Pass ``p`` of :func:`train` over every condition, updating ``inv_corr`` and ``A`` in
+    place; returns the summed squared a-priori errors of the outputs and of the recurrent
+    targets.
+
+    This is the hot loop (N^2 work per step, in BLAS calls on preallocated buffers), kept as one
+    loop so that nothing allocates or dispatches per step; it is therefore longer than the
+    library's other functions.
+    """
+    n = params.n_units
+    n_steps = targets.shape[1]
+    n_prep = params.n_prep
+    a = params.leak
+    decay = 1.0 - a
+    J_D_T = np.array(shared.J_D, order="C").T  # Fortran-ordered J_D^T: BLAS gemv with trans
+    a_u_in = a * np.ascontiguousarray(shared.u_in.T)  # (C, N): a * u_in f_in during prep
+    A_T = A.T
+    x, xD, r, rD, k = (np.empty(n) for _ in range(5))
+    y = np.empty(targets.shape[2])  # A r = [J r ; W r]
+    tgt = np.empty_like(y)  # [JD rD + u_out f_out (+ u_hint f_hint) ; f_out]
+    err = np.empty_like(y)
+    y_J, tgt_J, err_W = y[:n], tgt[:n], err[n:]
+    state_limit = n * params.divergence_threshold**2  # on x.x: RMS above threshold
+    sse_out = sse_rec = 0.0
+    for condition in shared.order[p]:
+        condition = int(condition)
+        targets_c = targets[condition]
+        a_u_in_c = a_u_in[condition]
+        x[:] = shared.init_states[p, condition]
+        xD[:] = x
+        for s in range(n_steps):
+            np.tanh(xD, out=rD)
+            np.tanh(x, out=r)
+            np.copyto(tgt, targets_c[s])
+            dgemv(1.0, J_D_T, rD, 1.0, tgt_J, trans=1, overwrite_y=1)  # tgt_J += JD rD
+            dgemv(1.0, A_T, r, 0.0, y, trans=1, overwrite_y=1)  # y = A r = [J r ; W r]
+            np.subtract(y, tgt, out=err)
+            # Euler steps: xD += a (-xD + tgt_J + u_in f_in); x += a (-x + J r + u_in f_in)
+            xD *= decay
+            daxpy(tgt_J, xD, a=a)
+            x *= decay
+            daxpy(y_J, x, a=a)
+            if s < n_prep:
+                xD += a_u_in_c
+                x += a_u_in_c
+            e_out = err_W @ err_W
+            e_all = err @ err
+            sse_out += e_out
+            sse_rec += e_all - e_out
+            gain = rls_step(inv_corr, A, r, err, k)
+            if not (x @ x < state_limit and xD @ xD < state_limit):
+                raise _diverged(
+                    "task or target-generating network state exceeded the divergence "
+                    f"threshold (RMS > {params.divergence_threshold:g}) or became non-finite",
+                    p,
+                    condition,
+                    s,
+                )
+            if not (e_all < np.inf and 0.0 < gain <= 1.0 + 1e-6):
+                raise _diverged(
+                    f"RLS update broke down (error energy {e_all:.3g}, gain {gain:.3g})",
+                    p,
+                    condition,
+                    s,
+                )
+        _check_weights(A, params, p, condition, n_steps - 1)
+    return sse_out, sse_rec
+
+
+def _check_weights(A: np.ndarray, params: ForceParams, p: int, condition: int, s: int) -> None:
+    """Raise :class:`TrainingDiverged` if a weight reached the divergence threshold."""
+    a_max = max(A.max(), -A.min())
+    if not a_max < params.divergence_threshold:
+        raise _diverged(
+            f"weights exceeded the divergence threshold ({a_max:.3g} > "
+            f"{params.divergence_threshold:g}) or became non-finite",
+            p,
+            condition,
+            s,
+        )
 
 
 def train(
     f_out: np.ndarray,
-    shared: Shared,
+    shared: SharedDraws,
     params: ForceParams,
     f_hint: np.ndarray | None = None,
 ) -> Network:
     """Train a task network with full-FORCE (FF), or with hints (FFH) if ``f_hint`` is given.
 
     For every trial (pass p, condition ``shared.order[p, i]``) teacher and task network start
-    from ``shared.init_states[p, c]``; on every step J and W (sharing one P) are updated by
-    :func:`rls_step` towards ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and
-    ``W r ~ f_out``.
+    from ``shared.init_states[p, c]``; on every step J and W (sharing one inverse correlation
+    matrix) are updated by :func:`rls_step` towards
+    ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and ``W r ~ f_out``.
 
     Parameters
     ----------
     f_out : ndarray, shape (C, T, M)
         Output targets on the ``dt_ms`` grid over the movement window (observed EMG).
-    shared : Shared
-        The seed's shared draws (:func:`draw_shared` with the same ``params``).
+    shared : SharedDraws
+        The run's shared draws (:func:`draw_shared` with the same ``params``).
     params : ForceParams
     f_hint : ndarray, shape (C, T, K), optional
         Hint targets (:func:`scale_hints` of observed rates). None trains FF.
@@ -586,37 +703,9 @@ def train(
     f_out, f_hint = _check_inputs(f_out, shared, params, f_hint)
     n_cond, n_time, n_out = f_out.shape
     n = params.n_units
-    n_prep = params.n_prep
-    n_steps = n_prep + n_time
-    a = params.leak
-
-    # Per-condition trial targets (outside the hot loop, vectorised over conditions).
-    # extra[c, s] = [u_out f_out + u_hint f_hint ; f_out]: the target of A r minus JD rD.
-    fo = _trial_targets(f_out, n_prep)  # (C, S, M)
-    extra = np.empty((n_cond, n_steps, n + n_out))
-    extra[:, :, :n] = fo @ shared.u_out.T
-    if f_hint is not None:
-        extra[:, :, :n] += _trial_targets(f_hint, n_prep) @ shared.u_hint.T
-    extra[:, :, n:] = fo
-    a_u_in = a * np.ascontiguousarray(shared.u_in.T)  # (C, N): a * u_in f_in during prep
-
-    J_D_T = np.array(shared.J_D, order="C").T  # Fortran-ordered J_D^T: BLAS gemv with trans
-    P, A = new_rls(n, np.concatenate([shared.J_D, np.zeros((n_out, n))]), params.alpha)
-    A_T = A.T
-
-    x = np.empty(n)
-    xD = np.empty(n)
-    r = np.empty(n)
-    rD = np.empty(n)
-    k = np.empty(n)
-    y = np.empty(n + n_out)  # A r = [J r ; W r]
-    tgt = np.empty(n + n_out)  # [JD rD + u_out f_out (+ u_hint f_hint) ; f_out]
-    err = np.empty(n + n_out)
-    y_J, tgt_J, err_W = y[:n], tgt[:n], err[n:]
-    state_limit = n * params.divergence_threshold**2  # on x.x: RMS above threshold
-    weight_limit = params.divergence_threshold
-    decay = 1.0 - a
-    output_mse = np.zeros(params.n_passes)
+    n_steps = params.n_prep + n_time
+    targets = _rls_targets(f_out, f_hint, shared, params.n_prep)
+    inv_corr, A = new_rls(n, np.concatenate([shared.J_D, np.zeros((n_out, n))]), params.alpha)
     kind = "FF" if f_hint is None else f"FFH ({f_hint.shape[2]} hints)"
     logger.info(
         "full-FORCE %s: N=%d, %d conditions x %d steps (%d prep), %d outputs, %d passes",
@@ -624,64 +713,13 @@ def train(
         n,
         n_cond,
         n_steps,
-        n_prep,
+        params.n_prep,
         n_out,
         params.n_passes,
     )
-
+    output_mse = np.zeros(params.n_passes)
     for p in range(params.n_passes):
-        sse_out = 0.0
-        sse_rec = 0.0
-        for c in shared.order[p]:
-            c = int(c)
-            extra_c = extra[c]
-            a_u_in_c = a_u_in[c]
-            x[:] = shared.init_states[p, c]
-            xD[:] = x
-            for s in range(n_steps):
-                np.tanh(xD, out=rD)
-                np.tanh(x, out=r)
-                np.copyto(tgt, extra_c[s])
-                dgemv(1.0, J_D_T, rD, 1.0, tgt_J, trans=1, overwrite_y=1)  # tgt_J += JD rD
-                dgemv(1.0, A_T, r, 0.0, y, trans=1, overwrite_y=1)  # y = A r = [J r ; W r]
-                np.subtract(y, tgt, out=err)
-                # Euler steps: xD += a (-xD + tgt_J + u_in f_in); x += a (-x + J r + u_in f_in)
-                xD *= decay
-                daxpy(tgt_J, xD, a=a)
-                x *= decay
-                daxpy(y_J, x, a=a)
-                if s < n_prep:
-                    xD += a_u_in_c
-                    x += a_u_in_c
-                e_out = err_W @ err_W
-                e_all = err @ err
-                sse_out += e_out
-                sse_rec += e_all - e_out
-                cgain = rls_step(P, A, r, err, k)
-                if not (x @ x < state_limit and xD @ xD < state_limit):
-                    raise _diverged(
-                        "task or target-generating network state exceeded the divergence "
-                        f"threshold (RMS > {params.divergence_threshold:g}) or became non-finite",
-                        p,
-                        c,
-                        s,
-                    )
-                if not (e_all < np.inf and 0.0 < cgain <= 1.0 + 1e-6):
-                    raise _diverged(
-                        f"RLS update broke down (error energy {e_all:.3g}, gain {cgain:.3g})",
-                        p,
-                        c,
-                        s,
-                    )
-            a_max = max(A.max(), -A.min())
-            if not a_max < weight_limit:
-                raise _diverged(
-                    f"weights exceeded the divergence threshold ({a_max:.3g} > "
-                    f"{weight_limit:g}) or became non-finite",
-                    p,
-                    c,
-                    n_steps - 1,
-                )
+        sse_out, sse_rec = _rls_pass(p, inv_corr, A, targets, shared, params)
         output_mse[p] = sse_out / (n_cond * n_steps * n_out)
         logger.info(
             "full-FORCE %s pass %d/%d: output MSE %.4g, recurrent MSE %.4g",
@@ -745,7 +783,7 @@ def _free_run(
     return rates
 
 
-def fit_floor(f_out: np.ndarray, shared: Shared, params: ForceParams) -> Network:
+def fit_floor(f_out: np.ndarray, shared: SharedDraws, params: ForceParams) -> Network:
     """The floor: the untrained task network (J = JD) with a least-squares readout.
 
     The untrained network is run freely over the same training trials as :func:`train`
@@ -756,7 +794,7 @@ def fit_floor(f_out: np.ndarray, shared: Shared, params: ForceParams) -> Network
     Parameters
     ----------
     f_out : ndarray, shape (C, T, M)
-    shared : Shared
+    shared : SharedDraws
     params : ForceParams
 
     Returns
@@ -782,7 +820,9 @@ def fit_floor(f_out: np.ndarray, shared: Shared, params: ForceParams) -> Network
     return Network(J=np.array(shared.J_D), W=np.ascontiguousarray(W), output_mse=np.array([mse]))
 
 
-def evaluate(net: Network, shared: Shared, f_out: np.ndarray, params: ForceParams) -> Evaluation:
+def evaluate(
+    net: Network, shared: SharedDraws, f_out: np.ndarray, params: ForceParams
+) -> Evaluation:
     """Run a task network freely from a clean start and from noisy starts; score its output.
 
     The clean start is ``x = 0``; noisy start i of condition c is
@@ -792,7 +832,7 @@ def evaluate(net: Network, shared: Shared, f_out: np.ndarray, params: ForceParam
     Parameters
     ----------
     net : Network
-    shared : Shared
+    shared : SharedDraws
     f_out : ndarray, shape (C, T, M)
         Target outputs (observed EMG) over the movement window.
     params : ForceParams

@@ -286,25 +286,25 @@ def initial_state(W, params: GainParams | None = None):
 def _forward(W_t_scaled, gains, x0, n_steps, decay, r0, rmax):
     """Euler recursion with step-major storage.
 
-    Returns states ``X`` and rate deviations ``P = phi(g ⊙ X)``, both (n_steps + 1, C, N).
+    Returns states ``X`` and rate deviations ``phi(g ⊙ X)``, both (n_steps + 1, C, N).
     ``W_t_scaled`` is ``(dt / tau) W^T`` and ``decay`` is ``1 - dt / tau``.
     """
-    c, n = gains.shape
-    X = np.empty((n_steps + 1, c, n))
-    P = np.empty((n_steps + 1, c, n))
-    s = np.empty((c, n))
-    inv_scale = np.empty((c, n))
-    leak = np.empty((c, n))
+    n_conditions, n = gains.shape
+    X = np.empty((n_steps + 1, n_conditions, n))
+    phi = np.empty((n_steps + 1, n_conditions, n))
+    s = np.empty((n_conditions, n))
+    inv_scale = np.empty((n_conditions, n))
+    leak = np.empty((n_conditions, n))
     X[0] = x0
     for k in range(n_steps + 1):
         np.multiply(gains, X[k], out=s)
-        _phi_into(s, inv_scale, P[k], r0=r0, rmax=rmax)
+        _phi_into(s, inv_scale, phi[k], r0=r0, rmax=rmax)
         if k < n_steps:
             nxt = X[k + 1]
-            np.matmul(P[k], W_t_scaled, out=nxt)
+            np.matmul(phi[k], W_t_scaled, out=nxt)
             np.multiply(X[k], decay, out=leak)
             nxt += leak
-    return X, P
+    return X, phi
 
 
 def simulate(W, gains, x0, params: GainParams, n_steps: int):
@@ -389,40 +389,35 @@ def _check_problem(W, excitatory, emg):
     return W, excitatory, emg
 
 
-class _Evaluation:
-    """Everything one loss evaluation computes (kept for the final report of a fit)."""
+class _Objective:
+    """One evaluation of the gain-fitting loss at some log-gains, with what it computed on the
+    way (the final one gives the fit's readout, rates and R^2)."""
 
-    __slots__ = ("loss", "grad", "readout", "bias", "P", "fit", "r2")
+    __slots__ = ("loss", "grad", "readout", "bias", "phi", "fit", "r2")
 
 
-def _evaluate(u, W, excitatory, x0, emg, params: GainParams, *, want_grad=True):
-    """Loss, gradient and by-products for log-gains ``u`` (C, N)."""
+def _readout_targets(emg, params: GainParams):
+    """The readout's targets on the sample grid and their weights.
+
+    Returns ``Y`` (n_samples, C, M), the EMG over the movement window followed by each
+    condition's final value over the tail, and ``w`` (n_samples,): 1 in the movement window and
+    ``tail_weight`` in the tail.
+    """
     c, t_move, m = emg.shape
-    n = W.shape[0]
-    r0, rmax = params.r0_hz, params.rmax_hz
-    a = params.dt_ms / params.tau_ms
-    stride = params.steps_per_bin
     n_samples = t_move + params.tail_bins
-    n_steps = (n_samples - 1) * stride
-    gains = np.exp(u)
-
-    X, P = _forward(np.ascontiguousarray(a * W.T), gains, x0, n_steps, 1.0 - a, r0, rmax)
-
-    # readout design: excitatory rate deviations on the bin grid, rows = (sample, condition)
-    Z = P[::stride][:, :, excitatory]  # (S, C, NE)
-    n_exc = Z.shape[2]
     Y = np.empty((n_samples, c, m))
     Y[:t_move] = emg.transpose(1, 0, 2)
     Y[t_move:] = emg[:, -1, :]  # tail target: each condition's final (baseline) value
     w = np.ones(n_samples)
     w[t_move:] = params.tail_weight
-    centred = emg - emg.mean(axis=(0, 1))
-    ss_tot = np.einsum("ctm,ctm->m", centred, centred)  # (M,)
+    return Y, w
 
-    # weighted ridge regression with an unpenalised bias (shared by all conditions)
-    wr = np.repeat(w, c)  # (S*C,)
-    Zf = Z.reshape(-1, n_exc)
-    Yf = Y.reshape(-1, m)
+
+def _weighted_ridge(Zf, Yf, wr, ridge):
+    """Weighted ridge regression of ``Yf`` on ``Zf`` with an unpenalised bias.
+
+    Returns the readout (M, NE), the bias (M,) and the residuals ``Yf - Zf C^T - b``.
+    """
     wsum = wr.sum()
     z_mean = wr @ Zf / wsum
     y_mean = wr @ Yf / wsum
@@ -430,35 +425,25 @@ def _evaluate(u, W, excitatory, x0, emg, params: GainParams, *, want_grad=True):
     Yc = Yf - y_mean
     Zw = Zc * wr[:, None]
     gram = Zc.T @ Zw
-    gram[np.diag_indices(n_exc)] += params.ridge
+    gram[np.diag_indices(Zf.shape[1])] += ridge
     readout = cho_solve(cho_factor(gram), Zw.T @ Yc).T  # (M, NE)
     bias = y_mean - readout @ z_mean
-    resid = Yf - Zf @ readout.T - bias  # (S*C, M)
+    return readout, bias, Yf - Zf @ readout.T - bias
 
-    per_muscle = (wr @ (resid * resid) + params.ridge * np.sum(readout * readout, axis=1)) / ss_tot
-    loss = per_muscle.mean() + params.gain_penalty * np.mean(u * u)
 
-    ev = _Evaluation()
-    ev.loss = float(loss)
-    ev.readout = readout
-    ev.bias = bias
-    ev.P = P
-    fit = (Zf @ readout.T + bias).reshape(n_samples, c, m)[:t_move].transpose(1, 0, 2)
-    ev.fit = np.ascontiguousarray(fit)
-    err = emg - ev.fit
-    ev.r2 = 1.0 - np.einsum("ctm,ctm->m", err, err) / ss_tot
-    ev.grad = None
-    if not want_grad:
-        return ev
+def _adjoint(d_phi_samples, phi, X, gains, W, params: GainParams):
+    """dL/dg by backpropagation through the Euler recursion.
 
-    # dL/dZ (envelope theorem: readout and bias are at their optimum)
-    dZ = (-2.0 / m) * (wr[:, None] * (resid / ss_tot)) @ readout  # (S*C, NE)
-    dP_samples = np.zeros((n_samples, c, n))
-    dP_samples[:, :, excitatory] = dZ.reshape(n_samples, c, n_exc)
-
+    ``d_phi_samples`` (n_samples, C, N) is dL/dphi at the sampled steps; ``phi`` and ``X``
+    (n_steps + 1, C, N) are the forward pass's rate deviations and states.
+    """
+    a = params.dt_ms / params.tau_ms
+    r0, rmax, stride = params.r0_hz, params.rmax_hz, params.steps_per_bin
+    n_steps = phi.shape[0] - 1
+    c, n = gains.shape
     # phi'(g ⊙ x) from the emitted rate deviations: 1 - (phi / scale)^2
-    D = np.where(P < 0, 1.0 / r0, 1.0 / (rmax - r0))
-    D *= P
+    D = np.where(phi < 0, 1.0 / r0, 1.0 / (rmax - r0))
+    D *= phi
     np.square(D, out=D)
     np.subtract(1.0, D, out=D)
 
@@ -474,13 +459,60 @@ def _evaluate(u, W, excitatory, x0, emg, params: GainParams, *, want_grad=True):
         else:
             v.fill(0.0)
         if k % stride == 0:
-            v += dP_samples[k // stride]
+            v += d_phi_samples[k // stride]
         mu = Mu[k]
         mu *= v
         lam *= 1.0 - a
         np.multiply(mu, gains, out=tmp)
         lam += tmp
-    grad_g = np.einsum("kcn,kcn->cn", Mu, X)
+    return np.einsum("kcn,kcn->cn", Mu, X)
+
+
+def _evaluate(u, W, excitatory, x0, emg, params: GainParams, *, want_grad=True):
+    """Loss, gradient and by-products for log-gains ``u`` (C, N)."""
+    c, t_move, m = emg.shape
+    n = W.shape[0]
+    a = params.dt_ms / params.tau_ms
+    stride = params.steps_per_bin
+    Y, w = _readout_targets(emg, params)
+    n_samples = Y.shape[0]
+    n_steps = (n_samples - 1) * stride
+    gains = np.exp(u)
+
+    X, phi = _forward(
+        np.ascontiguousarray(a * W.T), gains, x0, n_steps, 1.0 - a, params.r0_hz, params.rmax_hz
+    )
+
+    # readout design: excitatory rate deviations on the bin grid, rows = (sample, condition)
+    Z = phi[::stride][:, :, excitatory]  # (S, C, NE)
+    n_exc = Z.shape[2]
+    centred = emg - emg.mean(axis=(0, 1))
+    ss_tot = np.einsum("ctm,ctm->m", centred, centred)  # (M,)
+    wr = np.repeat(w, c)  # (S*C,)
+    Zf = Z.reshape(-1, n_exc)
+    readout, bias, resid = _weighted_ridge(Zf, Y.reshape(-1, m), wr, params.ridge)
+
+    per_muscle = (wr @ (resid * resid) + params.ridge * np.sum(readout * readout, axis=1)) / ss_tot
+    loss = per_muscle.mean() + params.gain_penalty * np.mean(u * u)
+
+    ev = _Objective()
+    ev.loss = float(loss)
+    ev.readout = readout
+    ev.bias = bias
+    ev.phi = phi
+    fit = (Zf @ readout.T + bias).reshape(n_samples, c, m)[:t_move].transpose(1, 0, 2)
+    ev.fit = np.ascontiguousarray(fit)
+    err = emg - ev.fit
+    ev.r2 = 1.0 - np.einsum("ctm,ctm->m", err, err) / ss_tot
+    ev.grad = None
+    if not want_grad:
+        return ev
+
+    # dL/dZ (envelope theorem: readout and bias are at their optimum)
+    dZ = (-2.0 / m) * (wr[:, None] * (resid / ss_tot)) @ readout  # (S*C, NE)
+    d_phi_samples = np.zeros((n_samples, c, n))
+    d_phi_samples[:, :, excitatory] = dZ.reshape(n_samples, c, n_exc)
+    grad_g = _adjoint(d_phi_samples, phi, X, gains, W, params)
     ev.grad = gains * grad_g + (2.0 * params.gain_penalty / u.size) * u
     return ev
 
@@ -561,15 +593,41 @@ def fit_gains(W, excitatory, emg, params: GainParams | None = None) -> GroundTru
     """
     params = GainParams() if params is None else params
     W, excitatory, emg = _check_problem(W, excitatory, emg)
-    c = emg.shape[0]
-    n = W.shape[0]
     x0 = initial_state(W, params)
+    u, trace = _minimise(W, excitatory, x0, emg, params)
+    ev = _evaluate(u, W, excitatory, x0, emg, params, want_grad=False)
+    logger.info(
+        "gain fit: final loss %.5f, median R^2 %.4f, min R^2 %.4f",
+        ev.loss,
+        np.median(ev.r2),
+        np.min(ev.r2),
+    )
+    t_move = emg.shape[1]
+    rates = params.r0_hz + ev.phi[:: params.steps_per_bin][:t_move].transpose(1, 0, 2)
+    return GroundTruth(
+        gains=np.exp(u),
+        log_gains=u.copy(),
+        x0=x0,
+        readout=ev.readout,
+        bias=ev.bias,
+        rates=np.ascontiguousarray(rates),
+        emg_fit=ev.fit,
+        r2=ev.r2,
+        loss_trace=trace,
+    )
 
+
+def _minimise(W, excitatory, x0, emg, params: GainParams):
+    """L-BFGS-B on the log-gains from ``u = 0``, logging progress.
+
+    Returns the log-gains (C, N) and the loss at the start and after each iteration.
+    """
+    n_conditions, n = emg.shape[0], W.shape[0]
     last = {}
     trace = []
 
     def fun(flat):
-        ev = _evaluate(flat.reshape(c, n), W, excitatory, x0, emg, params)
+        ev = _evaluate(flat.reshape(n_conditions, n), W, excitatory, x0, emg, params)
         last["r2"] = ev.r2
         if not trace:  # the first evaluation is at the starting point u = 0
             trace.append(ev.loss)
@@ -589,7 +647,7 @@ def fit_gains(W, excitatory, emg, params: GainParams | None = None) -> GroundTru
 
     result = minimize(
         fun,
-        np.zeros(c * n),
+        np.zeros(n_conditions * n),
         jac=True,
         method="L-BFGS-B",
         callback=callback,
@@ -600,27 +658,5 @@ def fit_gains(W, excitatory, emg, params: GainParams | None = None) -> GroundTru
             "gtol": params.tolerance,
         },
     )
-    u = result.x.reshape(c, n)
-    ev = _evaluate(u, W, excitatory, x0, emg, params, want_grad=False)
-    logger.info(
-        "gain fit: done after %d iterations (%s), loss %.5f, median R^2 %.4f, min R^2 %.4f",
-        result.nit,
-        result.message,
-        ev.loss,
-        np.median(ev.r2),
-        np.min(ev.r2),
-    )
-    stride = params.steps_per_bin
-    t_move = emg.shape[1]
-    rates = params.r0_hz + ev.P[::stride][:t_move].transpose(1, 0, 2)
-    return GroundTruth(
-        gains=np.exp(u),
-        log_gains=u.copy(),
-        x0=x0,
-        readout=ev.readout,
-        bias=ev.bias,
-        rates=np.ascontiguousarray(rates),
-        emg_fit=ev.fit,
-        r2=ev.r2,
-        loss_trace=np.asarray(trace),
-    )
+    logger.info("gain fit: done after %d iterations (%s)", result.nit, result.message)
+    return result.x.reshape(n_conditions, n), np.asarray(trace)

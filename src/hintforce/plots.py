@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import hsv_to_rgb
-from matplotlib.figure import Figure
+from matplotlib.container import ErrorbarContainer
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 
 from hintforce import similarity as sim
@@ -112,6 +113,9 @@ _SUMMARY_REQUIRED = ("model", "population", "metric", "k", "mean")
 _SPECTRA_REQUIRED = ("model", "population", "k", "index", "value")
 # Most panels side by side in a grid of small multiples.
 _MAX_COLUMNS = 5
+# Per-condition traces: targets dashed, fitted or model traces solid.
+_TARGET_STYLE = MappingProxyType({"linestyle": "--", "linewidth": 1.1})
+_TRACE_STYLE = MappingProxyType({"linewidth": 1.4})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,16 +199,15 @@ def _grid(n: int, max_columns: int = _MAX_COLUMNS) -> tuple[int, int]:
     return rows, math.ceil(n / rows)
 
 
-def _condition_handles(n_conditions: int) -> list[Line2D]:
+def _trace_handles(n_conditions: int, dashed: str, solid: str) -> list[Line2D]:
+    """Legend entries of per-condition traces: one colour per condition, then what the dashed
+    and the solid lines are."""
     colors = condition_colors(n_conditions)
     return [
-        Line2D([], [], color=colors[c], linewidth=2, label=f"condition {c + 1}")
-        for c in range(n_conditions)
-    ]
-
-
-def _style_handles(dashed: str, solid: str) -> list[Line2D]:
-    return [
+        *(
+            Line2D([], [], color=colors[c], linewidth=2, label=f"condition {c + 1}")
+            for c in range(n_conditions)
+        ),
         Line2D([], [], color="0.3", linestyle="--", linewidth=1.4, label=dashed),
         Line2D([], [], color="0.3", linestyle="-", linewidth=1.4, label=solid),
     ]
@@ -245,11 +248,25 @@ def _check_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> No
         raise ValueError(f"{name} has no rows")
 
 
-def _as_array(x, name: str, ndim: int) -> np.ndarray:
+def _as_array(x, name: str, ndim: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """``x`` as a float array of ``ndim`` dimensions, the first of them ``shape``."""
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-d, got shape {arr.shape}")
+    if arr.shape[: len(shape)] != shape:
+        expected = ", ".join([*map(str, shape), *["..."] * (ndim - len(shape))])
+        raise ValueError(f"{name} must have shape ({expected}), got {arr.shape}")
     return arr
+
+
+def _model_arrays(
+    models: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """Each model's 3-d array of ``models`` (called ``name``), its first dimensions ``shape``,
+    in :func:`_models_in` order."""
+    if not models:
+        raise ValueError(f"{name} must contain at least one model")
+    return {m: _as_array(models[m], f"{name}[{m!r}]", 3, shape) for m in _models_in(models)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +328,8 @@ def _select_cell(
 
 
 def _replicates(rows: pd.DataFrame) -> str:
-    """What the intervals are over, e.g. ``"n = 5 seed"`` (empty without ``n``)."""
+    """What the intervals are over, for a title, e.g. ``" (n = 5 seed)"`` (empty without
+    ``n``)."""
     if "n" not in rows.columns:
         return ""
     counts = sorted({int(n) for n in rows["n"].dropna()})
@@ -319,7 +337,7 @@ def _replicates(rows: pd.DataFrame) -> str:
         return ""
     n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     over = sorted(rows["n_over"].dropna().unique()) if "n_over" in rows.columns else []
-    return f"n = {n} {', '.join(map(str, over))}".rstrip()
+    return f" (n = {n} {', '.join(map(str, over))}".rstrip() + ")"
 
 
 def _interval(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -330,13 +348,19 @@ def _interval(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def _one_row(rows: pd.DataFrame, what: str) -> pd.Series:
-    if len(rows) != 1:
-        raise ValueError(
-            f"expected one summary row for {what}, got {len(rows)}: the table has a key the "
-            f"figure does not select on"
-        )
-    return rows.iloc[0]
+def _model_rows(rows: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """The row of each of ``names`` (models or reference rows) in ``rows``, in that order: one
+    each, else an error."""
+    picked = []
+    for name in names:
+        row = rows[rows["model"] == name]
+        if len(row) != 1:
+            raise ValueError(
+                f"expected one summary row for {name}, got {len(row)}: the table has a key the "
+                f"figure does not select on"
+            )
+        picked.append(row)
+    return pd.concat(picked) if picked else rows.iloc[:0]
 
 
 def _components(table: pd.DataFrame) -> list[str | None]:
@@ -345,6 +369,11 @@ def _components(table: pd.DataFrame) -> list[str | None]:
         return [None]
     present = set(table["component"])
     return [c for c in study.COMPONENTS if c in present] + sorted(present - set(study.COMPONENTS))
+
+
+def _component_rows(rows: pd.DataFrame, component: str | None) -> pd.DataFrame:
+    """Rows of one activity component (all rows for ``None``: a table without the column)."""
+    return rows if component is None else rows[rows["component"] == component]
 
 
 def _panel_title(population: str, component: str | None) -> str:
@@ -356,6 +385,71 @@ def _panel_title(population: str, component: str | None) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Repeated drawings
+
+
+def _panel_grid(
+    fig: Figure | SubFigure, n: int, max_columns: int = _MAX_COLUMNS, **kwargs
+) -> np.ndarray:
+    """``n`` axes of ``fig`` in the balanced grid of :func:`_grid`, row by row (the cells past
+    the last removed); ``kwargs`` go to ``subplots`` (e.g. ``sharex``)."""
+    axes = fig.subplots(*_grid(n, max_columns), squeeze=False, **kwargs).ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    return axes[:n]
+
+
+def _condition_lines(
+    ax: Axes,
+    colors: np.ndarray,
+    *series: tuple[np.ndarray, np.ndarray, Mapping[str, object]],
+    start_marker: float | None = None,
+) -> list[list[Line2D]]:
+    """One line per condition and series, in the condition's colour, condition by condition
+    (a condition's lines lie under the next condition's, in every panel alike).
+
+    Parameters
+    ----------
+    ax : Axes
+        The panel.
+    colors : ndarray, shape (n_conditions, 3)
+        Colour of each condition (:func:`condition_colors`).
+    *series : tuple (x, y, style)
+        ``y[c]`` against ``x`` (an abscissa shared by the conditions, e.g. time) or ``x[c]``
+        (a trajectory), drawn with the line properties ``style``.
+    start_marker : float, optional
+        Size of a dot at the first point of the first series (none by default).
+
+    Returns
+    -------
+    list of list of Line2D
+        The lines of each series, by condition.
+    """
+    drawn: list[list[Line2D]] = [[] for _ in series]
+    for c, color in enumerate(colors):
+        for lines, (x, y, style) in zip(drawn, series, strict=True):
+            (line,) = ax.plot(np.broadcast_to(x, y.shape)[c], y[c], color=color, **style)
+            lines.append(line)
+        if start_marker is not None:
+            x, y, _ = series[0]
+            start = np.broadcast_to(x, y.shape)[c, 0], y[c, 0]
+            ax.plot(*start, "o", color=color, markersize=start_marker)
+    return drawn
+
+
+def _ci_errorbars(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    x_ci: tuple[np.ndarray, np.ndarray] | None = None,
+    y_ci: tuple[np.ndarray, np.ndarray] | None = None,
+    **style,
+) -> ErrorbarContainer:
+    """Error bars from the means ``x``, ``y`` to their 95% CIs, each given as ``(low, high)``
+    (no bar along an axis without an interval, nor where it is NaN)."""
+    xerr = None if x_ci is None else np.nan_to_num(np.vstack([x - x_ci[0], x_ci[1] - x]))
+    yerr = None if y_ci is None else np.nan_to_num(np.vstack([y - y_ci[0], y_ci[1] - y]))
+    return ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", **style)
 
 
 def _band(ax: Axes, x: np.ndarray, low: np.ndarray, high: np.ndarray, color, gid: str) -> None:
@@ -374,7 +468,7 @@ def _reference_lines(ax: Axes, rows: pd.DataFrame, x: str | None = None) -> dict
         if ref.empty:
             continue
         if x is None:
-            line = ax.axhline(float(_one_row(ref, name)["mean"]), zorder=2, **style)
+            line = ax.axhline(float(_model_rows(ref, [name])["mean"].iloc[0]), zorder=2, **style)
         else:
             ref = ref.sort_values(x)
             (line,) = ax.plot(ref[x].to_numpy(float), ref["mean"].to_numpy(float), **style)
@@ -407,6 +501,94 @@ def _curves(ax: Axes, rows: pd.DataFrame, x: str) -> dict[str, Line2D]:
 
 # ---------------------------------------------------------------------------------------------
 # Ground truth
+
+
+def _emg_panels(
+    fig: SubFigure,
+    emg: np.ndarray,
+    emg_fit: np.ndarray,
+    r2: np.ndarray,
+    time_ms: np.ndarray,
+    colors: np.ndarray,
+) -> None:
+    """EMG small multiples: each muscle's targets (dashed) and SOC readout (solid)."""
+    n_muscles = emg.shape[2]
+    _, ncols = _grid(n_muscles)
+    axes = _panel_grid(fig, n_muscles, sharex=True, sharey=True)
+    for m, ax in enumerate(axes):
+        _condition_lines(
+            ax,
+            colors,
+            (time_ms, emg[:, :, m], _TARGET_STYLE),
+            (time_ms, emg_fit[:, :, m], _TRACE_STYLE),
+        )
+        ax.set_title(f"muscle {m + 1}, R² = {r2[m]:.3f}", fontsize=10)
+        if m % ncols == 0:
+            ax.set_ylabel("EMG (a.u.)")
+        if m >= n_muscles - ncols:
+            ax.set_xlabel("time (ms)")
+            ax.xaxis.set_tick_params(labelbottom=True)
+    fig.suptitle("EMG targets (dashed) and SOC linear readout (solid)", fontsize=12)
+    fig.legend(
+        handles=_trace_handles(len(colors), "EMG target", "SOC readout"),
+        loc="outside right upper",
+        fontsize=9,
+        frameon=False,
+    )
+
+
+def _example_neurons_panels(
+    fig: SubFigure, rates: np.ndarray, time_ms: np.ndarray, n_examples: int, colors: np.ndarray
+) -> None:
+    """The rates of the ``n_examples`` neurons of largest variance over conditions and time."""
+    variance = sim.stack_conditions(rates).var(axis=0)
+    examples = np.argsort(-variance, kind="stable")[: min(n_examples, rates.shape[2])]
+    axes = fig.subplots(1, examples.size, sharex=True, squeeze=False).ravel()
+    for ax, neuron in zip(axes, examples, strict=True):
+        _condition_lines(ax, colors, (time_ms, rates[:, :, neuron], _TRACE_STYLE))
+        ax.set_title(f"neuron {neuron + 1}", fontsize=10)
+        ax.set_xlabel("time (ms)")
+    axes[0].set_ylabel("rate (Hz)")
+    fig.suptitle("Example SOC neurons (largest variance), one line per condition", fontsize=12)
+
+
+def _pc_trajectories_panel(ax: Axes, rates: np.ndarray, colors: np.ndarray) -> None:
+    """The population's trajectories in its top-2 PCs (a zero PC 2 for a single neuron)."""
+    stacked = sim.stack_conditions(rates)
+    pcs = sim.pca_scores(stacked, min(2, stacked.shape[1]), label="rates")
+    total = float(((stacked - stacked.mean(axis=0)) ** 2).sum())
+    explained = 100.0 * pcs.singular_values**2 / total
+    scores = pcs.scores.reshape(*rates.shape[:2], -1)
+    if scores.shape[2] == 1:
+        scores = np.concatenate([scores, np.zeros_like(scores)], axis=2)
+        explained = np.append(explained, 0.0)
+    _condition_lines(ax, colors, (scores[..., 0], scores[..., 1], _TRACE_STYLE), start_marker=5)
+    ax.set_xlabel(f"PC 1 (Hz, {explained[0]:.0f}% var.)")
+    ax.set_ylabel(f"PC 2 (Hz, {explained[1]:.0f}% var.)")
+    ax.set_title("Population trajectories (top-2 PCs, ● = start)", fontsize=11)
+
+
+def _abscissa_panel(ax: Axes, abscissa_trace: np.ndarray, target_abscissa: float) -> None:
+    """The spectral abscissa per optimisation iteration (log scale if positive) and its target."""
+    iterations = np.arange(abscissa_trace.size)
+    ax.plot(iterations, abscissa_trace, color="0.15", linewidth=1.5, label="α(W)")
+    ax.axhline(
+        target_abscissa,
+        color="#D55E00",
+        linestyle=":",
+        linewidth=1.6,
+        label=f"target α = {target_abscissa:g}",
+    )
+    if np.all(abscissa_trace > 0) and target_abscissa > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("optimisation iteration")
+    ax.set_ylabel("spectral abscissa α(W)")
+    ax.set_title(
+        f"Stability optimisation: α {abscissa_trace[0]:.3g} → {abscissa_trace[-1]:.3g} "
+        f"in {abscissa_trace.size - 1} iterations",
+        fontsize=11,
+    )
+    ax.legend(fontsize=9, frameon=False)
 
 
 def ground_truth_figure(
@@ -452,105 +634,27 @@ def ground_truth_figure(
         target.
     """
     emg = _as_array(emg, "emg", 3)
-    emg_fit = _as_array(emg_fit, "emg_fit", 3)
-    rates = _as_array(rates, "rates", 3)
-    r2 = _as_array(r2, "r2", 1)
-    time_ms = _as_array(time_ms, "time_ms", 1)
-    abscissa_trace = _as_array(abscissa_trace, "abscissa_trace", 1)
-    if emg_fit.shape != emg.shape:
-        raise ValueError(f"emg_fit shape {emg_fit.shape} differs from emg shape {emg.shape}")
     n_conditions, n_times, n_muscles = emg.shape
-    if r2.shape != (n_muscles,):
-        raise ValueError(f"r2 must have shape ({n_muscles},), got {r2.shape}")
-    if time_ms.shape != (n_times,):
-        raise ValueError(f"time_ms must have shape ({n_times},), got {time_ms.shape}")
-    if rates.shape[:2] != (n_conditions, n_times):
-        raise ValueError(
-            f"rates must have (conditions, times) = {(n_conditions, n_times)}, got {rates.shape}"
-        )
+    emg_fit = _as_array(emg_fit, "emg_fit", 3, emg.shape)
+    r2 = _as_array(r2, "r2", 1, (n_muscles,))
+    time_ms = _as_array(time_ms, "time_ms", 1, (n_times,))
+    rates = _as_array(rates, "rates", 3, (n_conditions, n_times))
+    abscissa_trace = _as_array(abscissa_trace, "abscissa_trace", 1)
     if abscissa_trace.size == 0:
         raise ValueError("abscissa_trace is empty")
     if n_example_neurons < 1:
         raise ValueError(f"n_example_neurons must be at least 1, got {n_example_neurons}")
     colors = condition_colors(n_conditions)
 
-    nrows, ncols = _grid(n_muscles)
+    nrows, _ = _grid(n_muscles)
     fig = Figure(figsize=(13, 5.2 + 2.3 * nrows), layout="constrained")
     _suptitle(fig, "Ground-truth M1: gain-modulated SOC", title, fontsize=14, fontweight="bold")
     top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.0 * nrows, 1.2, 1.4])
-
-    # EMG small multiples.
-    axes = top.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
-    for m in range(n_muscles):
-        ax = axes[m]
-        for c in range(n_conditions):
-            ax.plot(time_ms, emg[c, :, m], color=colors[c], linestyle="--", linewidth=1.1)
-            ax.plot(time_ms, emg_fit[c, :, m], color=colors[c], linewidth=1.4)
-        ax.set_title(f"muscle {m + 1}, R² = {r2[m]:.3f}", fontsize=10)
-        if m % ncols == 0:
-            ax.set_ylabel("EMG (a.u.)")
-        if m >= n_muscles - ncols:
-            ax.set_xlabel("time (ms)")
-            ax.xaxis.set_tick_params(labelbottom=True)
-    for ax in axes[n_muscles:]:
-        ax.remove()
-    top.suptitle("EMG targets (dashed) and SOC linear readout (solid)", fontsize=12)
-    top.legend(
-        handles=_condition_handles(n_conditions) + _style_handles("EMG target", "SOC readout"),
-        loc="outside right upper",
-        fontsize=9,
-        frameon=False,
-    )
-
-    # Example neurons: largest variance over conditions and time.
-    stacked = sim.stack_conditions(rates)
-    variance = stacked.var(axis=0)
-    n_ex = min(n_example_neurons, rates.shape[2])
-    examples = np.argsort(-variance, kind="stable")[:n_ex]
-    neuron_axes = middle.subplots(1, n_ex, sharex=True, squeeze=False).ravel()
-    for ax, neuron in zip(neuron_axes, examples, strict=True):
-        for c in range(n_conditions):
-            ax.plot(time_ms, rates[c, :, neuron], color=colors[c], linewidth=1.4)
-        ax.set_title(f"neuron {neuron + 1}", fontsize=10)
-        ax.set_xlabel("time (ms)")
-    neuron_axes[0].set_ylabel("rate (Hz)")
-    middle.suptitle("Example SOC neurons (largest variance), one line per condition", fontsize=12)
-
-    # Population PCs and the abscissa trace.
+    _emg_panels(top, emg, emg_fit, r2, time_ms, colors)
+    _example_neurons_panels(middle, rates, time_ms, n_example_neurons, colors)
     ax_pc, ax_abs = bottom.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.4]})
-    pcs = sim.pca_scores(stacked, min(2, stacked.shape[1]), label="rates")
-    total = float(((stacked - stacked.mean(axis=0)) ** 2).sum())
-    explained = 100.0 * pcs.singular_values**2 / total
-    scores = pcs.scores.reshape(n_conditions, n_times, -1)
-    if scores.shape[2] == 1:
-        scores = np.concatenate([scores, np.zeros_like(scores)], axis=2)
-        explained = np.append(explained, 0.0)
-    for c in range(n_conditions):
-        ax_pc.plot(scores[c, :, 0], scores[c, :, 1], color=colors[c], linewidth=1.4)
-        ax_pc.plot(scores[c, 0, 0], scores[c, 0, 1], "o", color=colors[c], markersize=5)
-    ax_pc.set_xlabel(f"PC 1 (Hz, {explained[0]:.0f}% var.)")
-    ax_pc.set_ylabel(f"PC 2 (Hz, {explained[1]:.0f}% var.)")
-    ax_pc.set_title("Population trajectories (top-2 PCs, ● = start)", fontsize=11)
-
-    iterations = np.arange(abscissa_trace.size)
-    ax_abs.plot(iterations, abscissa_trace, color="0.15", linewidth=1.5, label="α(W)")
-    ax_abs.axhline(
-        target_abscissa,
-        color="#D55E00",
-        linestyle=":",
-        linewidth=1.6,
-        label=f"target α = {target_abscissa:g}",
-    )
-    if np.all(abscissa_trace > 0) and target_abscissa > 0:
-        ax_abs.set_yscale("log")
-    ax_abs.set_xlabel("optimisation iteration")
-    ax_abs.set_ylabel("spectral abscissa α(W)")
-    ax_abs.set_title(
-        f"Stability optimisation: α {abscissa_trace[0]:.3g} → {abscissa_trace[-1]:.3g} "
-        f"in {abscissa_trace.size - 1} iterations",
-        fontsize=11,
-    )
-    ax_abs.legend(fontsize=9, frameon=False)
+    _pc_trajectories_panel(ax_pc, rates, colors)
+    _abscissa_panel(ax_abs, abscissa_trace, target_abscissa)
     return fig
 
 
@@ -592,25 +696,15 @@ def model_outputs_figure(
         condition; the legend below the panels.
     """
     targets = _as_array(targets, "targets", 3)
-    time_ms = _as_array(time_ms, "time_ms", 1)
-    muscles = [int(m) for m in muscles]
     n_conditions, n_times, n_muscles = targets.shape
+    time_ms = _as_array(time_ms, "time_ms", 1, (n_times,))
+    muscles = [int(m) for m in muscles]
     if len(muscles) != n_muscles:
         raise ValueError(f"muscles has {len(muscles)} entries, targets has {n_muscles} muscles")
-    if time_ms.shape != (n_times,):
-        raise ValueError(f"time_ms must have shape ({n_times},), got {time_ms.shape}")
-    if not outputs:
-        raise ValueError("outputs must contain at least one model")
-    arrays = {}
-    for name in _models_in(outputs):
-        out = _as_array(outputs[name], f"outputs[{name!r}]", 3)
-        if out.shape != targets.shape:
-            raise ValueError(
-                f"outputs[{name!r}] has shape {out.shape}, targets have {targets.shape}"
-            )
+    arrays = _model_arrays(outputs, "outputs", targets.shape)
+    for name in arrays:
         if name not in r2:
             raise ValueError(f"r2 has no entry for model {name!r}")
-        arrays[name] = out
     colors = condition_colors(n_conditions)
 
     n_rows = len(arrays)
@@ -621,9 +715,12 @@ def model_outputs_figure(
     for i, (name, out) in enumerate(arrays.items()):
         for j, muscle in enumerate(muscles):
             ax = axes[i, j]
-            for c in range(n_conditions):
-                ax.plot(time_ms, targets[c, :, j], color=colors[c], linestyle="--", linewidth=1.1)
-                ax.plot(time_ms, out[c, :, j], color=colors[c], linewidth=1.4)
+            _condition_lines(
+                ax,
+                colors,
+                (time_ms, targets[:, :, j], _TARGET_STYLE),
+                (time_ms, out[:, :, j], _TRACE_STYLE),
+            )
             ax.set_title(f"{_label(name)}: muscle {muscle + 1}", fontsize=10)
             if i == n_rows - 1:
                 ax.set_xlabel("time (ms)")
@@ -634,9 +731,7 @@ def model_outputs_figure(
         title,
         fontsize=13,
     )
-    _bottom_legend(
-        fig, _condition_handles(n_conditions) + _style_handles("EMG target", "network output")
-    )
+    _bottom_legend(fig, _trace_handles(n_conditions, "EMG target", "network output"))
     return fig
 
 
@@ -678,34 +773,28 @@ def trajectories_figure(
     soc_rates = _as_array(soc_rates, "soc_rates", 3)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
         raise ValueError(f"k must be an integer of at least 2, got {k!r}")
-    if not models:
-        raise ValueError("models must contain at least one model")
     n_conditions, n_times, _ = soc_rates.shape
+    arrays = _model_arrays(models, "models", (n_conditions, n_times))
     soc = sim.stack_conditions(soc_rates)
     colors = condition_colors(n_conditions)
 
-    names = _models_in(models)
-    nrows, ncols = _grid(len(names), max_columns=3)
+    nrows, ncols = _grid(len(arrays), max_columns=3)
     fig = Figure(figsize=(max(8.0, 4.4 * ncols), 4.3 * nrows + 1.4), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, name in zip(axes, names, strict=False):
-        rates = _as_array(models[name], f"models[{name!r}]", 3)
-        if rates.shape[:2] != (n_conditions, n_times):
-            raise ValueError(
-                f"models[{name!r}] has (conditions, times) {rates.shape[:2]}, the SOC has "
-                f"{(n_conditions, n_times)}"
-            )
+    axes = _panel_grid(fig, len(arrays), max_columns=3)
+    for ax, (name, rates) in zip(axes, arrays.items(), strict=True):
         model_v, soc_v, rho = sim.canonical_variates(sim.stack_conditions(rates), soc, int(k))
         model_v = np.asarray(model_v)[:, :2].reshape(n_conditions, n_times, 2)
         soc_v = np.asarray(soc_v)[:, :2].reshape(n_conditions, n_times, 2)
-        for c in range(n_conditions):
-            (line,) = ax.plot(
-                soc_v[c, :, 0], soc_v[c, :, 1], color=colors[c], linestyle="--", linewidth=1.2
-            )
-            line.set_gid(f"soc/{name}/{c}")
-            (line,) = ax.plot(model_v[c, :, 0], model_v[c, :, 1], color=colors[c], linewidth=1.6)
-            line.set_gid(f"{name}/{c}")
-            ax.plot(soc_v[c, 0, 0], soc_v[c, 0, 1], "o", color=colors[c], markersize=4)
+        soc_lines, model_lines = _condition_lines(
+            ax,
+            colors,
+            (soc_v[..., 0], soc_v[..., 1], {"linestyle": "--", "linewidth": 1.2}),
+            (model_v[..., 0], model_v[..., 1], {"linewidth": 1.6}),
+            start_marker=4,
+        )
+        for c, (soc_line, model_line) in enumerate(zip(soc_lines, model_lines, strict=True)):
+            soc_line.set_gid(f"soc/{name}/{c}")
+            model_line.set_gid(f"{name}/{c}")
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xlabel("canonical variate 1 (a.u.)")
         ax.set_ylabel("canonical variate 2 (a.u.)")
@@ -715,10 +804,8 @@ def trajectories_figure(
             f"mean ρ = {rho.mean():.2f} (k = {k}); ρ₁ = {rho[0]:.2f}, ρ₂ = {rho[1]:.2f}",
             fontsize=11,
         )
-    for ax in axes[len(names) :]:
-        ax.remove()
     _suptitle(fig, "Latent trajectories in CCA-aligned space (● = start)", title, fontsize=12)
-    _bottom_legend(fig, _condition_handles(n_conditions) + _style_handles("SOC", "model"))
+    _bottom_legend(fig, _trace_handles(n_conditions, "SOC", "model"))
     return fig
 
 
@@ -822,6 +909,58 @@ def _similarity_label(metric: str, validation: str) -> str:
     return f"{study.metric(metric).label}\n({validation.replace('_', '-')})"
 
 
+def _headline_panel(
+    ax: Axes, values: pd.DataFrame, nulls: pd.DataFrame, models: Sequence[str]
+) -> dict[str, object]:
+    """One component of the headline: per model a bar at its mean with the 95% CI and its null
+    marker, and the reference lines. Returns the legend handles (``"ci"``, ``"null"`` and the
+    reference names)."""
+    present = [m for m in models if m in set(values["model"])]
+    bars = _model_rows(values, present)
+    means = bars["mean"].to_numpy(float)
+    x = np.arange(len(present), dtype=float)
+    colors = [model_color(m) for m in present]
+    ax.bar(x, means, width=0.6, color=colors, alpha=0.35, edgecolor=colors, linewidth=1.5)
+    handles: dict[str, object] = {
+        "ci": _ci_errorbars(
+            ax, x, means, y_ci=_interval(bars), ecolor="black", capsize=5, linewidth=1.4, zorder=3
+        )
+    }
+    marker = _null_markers(ax, x, present, nulls)
+    if marker is not None:
+        handles["null"] = marker
+    handles.update(_reference_lines(ax, values))
+    ax.set_xticks(x, [_label(m) for m in present], rotation=25, ha="right", fontsize=9)
+    ax.set_xlim(-0.6, len(present) - 0.4)
+    ax.set_xlabel("model")
+    ax.grid(True, axis="y", alpha=0.3)
+    return handles
+
+
+def _null_markers(
+    ax: Axes, x: np.ndarray, models: Sequence[str], nulls: pd.DataFrame
+) -> Line2D | None:
+    """A hollow diamond at the permutation-null mean of each of ``models`` (drawn at ``x``)
+    that has one (``gid`` ``"null"``; None if none has)."""
+    with_null = [i for i, m in enumerate(models) if m in set(nulls["model"])]
+    if not with_null:
+        return None
+    means = _model_rows(nulls, [models[i] for i in with_null])["mean"].to_numpy(float)
+    (marker,) = ax.plot(
+        x[with_null],
+        means,
+        linestyle="none",
+        marker="D",
+        markersize=7,
+        markerfacecolor="white",
+        markeredgecolor="0.2",
+        markeredgewidth=1.4,
+        zorder=4,
+    )
+    marker.set_gid("null")
+    return marker
+
+
 def headline_figure(
     summary: pd.DataFrame,
     k: int,
@@ -868,67 +1007,23 @@ def headline_figure(
     axes = fig.subplots(1, len(components), sharey=True, squeeze=False).ravel()
     handles: dict[str, object] = {}
     for ax, component in zip(axes, components, strict=True):
-        panel = values if component is None else values[values["component"] == component]
-        null_panel = nulls if component is None else nulls[nulls["component"] == component]
-        present = [m for m in models if m in set(panel["model"])]
-        means = np.array([float(_one_row(panel[panel["model"] == m], m)["mean"]) for m in present])
-        intervals = [_interval(panel[panel["model"] == m]) for m in present]
-        low = np.array([lo[0] for lo, _ in intervals])
-        high = np.array([hi[0] for _, hi in intervals])
-        x = np.arange(len(present), dtype=float)
-        colors = [model_color(m) for m in present]
-        ax.bar(x, means, width=0.6, color=colors, alpha=0.35, edgecolor=colors, linewidth=1.5)
-        error = ax.errorbar(
-            x,
-            means,
-            yerr=np.nan_to_num(np.vstack([means - low, high - means])),
-            fmt="none",
-            ecolor="black",
-            capsize=5,
-            linewidth=1.4,
-            zorder=3,
-        )
-        handles.setdefault("ci", error)
-        with_null = [i for i, m in enumerate(present) if m in set(null_panel["model"])]
-        if with_null:
-            null_means = [
-                float(_one_row(null_panel[null_panel["model"] == present[i]], present[i])["mean"])
-                for i in with_null
-            ]
-            (marker,) = ax.plot(
-                x[with_null],
-                null_means,
-                linestyle="none",
-                marker="D",
-                markersize=7,
-                markerfacecolor="white",
-                markeredgecolor="0.2",
-                markeredgewidth=1.4,
-                zorder=4,
-            )
-            marker.set_gid("null")
-            handles.setdefault("null", marker)
-        handles.update(_reference_lines(ax, panel))
-        ax.set_xticks(x, [_label(m) for m in present], rotation=25, ha="right", fontsize=9)
-        ax.set_xlim(-0.6, len(present) - 0.4)
-        ax.set_xlabel("model")
-        ax.grid(True, axis="y", alpha=0.3)
+        panel = _component_rows(values, component)
+        handles.update(_headline_panel(ax, panel, _component_rows(nulls, component), models))
         ax.set_title(_panel_title(population, component), fontsize=11)
     axes[0].set_ylabel(_similarity_label(metric, validation))
-    replicates = _replicates(values)
     fig.suptitle(
         f"Similarity to the {_POPULATION_TITLES.get(population, population)}: "
         f"{study.metric(metric).label}, k = {k}\n{describe_run(cell)}; bars = mean ± 95% CI"
-        f"{f' ({replicates})' if replicates else ''}, ◇ = permutation null mean",
+        f"{_replicates(values)}, ◇ = permutation null mean",
         fontsize=12,
     )
-    labels = {"ci": "mean ± 95% CI", "null": "permutation null (mean)"}
-    legend = [handles[h] for h in labels if h in handles]
-    legend_labels = [labels[h] for h in labels if h in handles]
-    refs = [n for n in study.REFERENCES if n in handles]
-    _bottom_legend(
-        fig, legend + [handles[n] for n in refs], legend_labels + [_label(n) for n in refs]
-    )
+    labels = {
+        "ci": "mean ± 95% CI",
+        "null": "permutation null (mean)",
+        **{name: _label(name) for name in study.REFERENCES},
+    }
+    shown = [h for h in labels if h in handles]
+    _bottom_legend(fig, [handles[h] for h in shown], [labels[h] for h in shown])
     return fig
 
 
@@ -985,9 +1080,7 @@ def axis_figure(
     for i, population in enumerate(present):
         for j, component in enumerate(components):
             ax = axes[i, j]
-            panel = rows[rows["population"] == population]
-            if component is not None:
-                panel = panel[panel["component"] == component]
+            panel = _component_rows(rows[rows["population"] == population], component)
             handles.update(_curves(ax, panel, axis_name))
             ax.set_title(_panel_title(population, component), fontsize=11)
             ax.set_xticks(values, [study.axis(axis_name).label(v) for v in values])
@@ -995,11 +1088,10 @@ def axis_figure(
             ax.xaxis.set_tick_params(labelbottom=True)
             ax.grid(True, axis="y", alpha=0.3)
         axes[i, 0].set_ylabel(_similarity_label(metric, validation))
-    replicates = _replicates(rows)
     fig.suptitle(
         f"Similarity to the SOC against {axis_name.replace('_', ' ')}: "
         f"{study.metric(metric).label}, k = {k}\n{describe_run(cell) or 'one cell'}; "
-        f"band = 95% CI{f' ({replicates})' if replicates else ''}",
+        f"band = 95% CI{_replicates(rows)}",
         fontsize=12,
     )
     _bottom_legend(fig, _ordered_handles(handles))
@@ -1038,6 +1130,54 @@ def _fit_points(
             runs = runs[_equals(runs[name], value)]
     means = runs.groupby(["model", axis_name])[_FIT_METRIC].mean().rename("mean").to_frame()
     return means.assign(ci_low=np.nan, ci_high=np.nan)
+
+
+def _tradeoff_curve(
+    ax: Axes, rows: pd.DataFrame, r2: pd.DataFrame, name: str, axis: study.Axis
+) -> Line2D | None:
+    """One model's similarity (``rows``) against its output R² (``r2``, from
+    :func:`_fit_points`), means with their 95% CIs: a line through the axis values, each
+    annotated, for a model that depends on ``axis``, else one hollow square at its first value.
+    Returns the line (``gid`` the model name), or None if no R² matches."""
+    sweeps = name in study.MODEL_NAMES and axis.name in study.model(name).axes
+    curve = rows[rows["model"] == name].sort_values(axis.name)
+    if not sweeps:
+        curve = curve[curve[axis.name] == rows[axis.name].min()]
+    keys = [(name, v) for v in curve[axis.name]]
+    found = np.array([key in r2.index for key in keys], dtype=bool)
+    if not found.any():
+        return None
+    curve = curve[found]
+    xs = r2.loc[[key for key, ok in zip(keys, found, strict=True) if ok]]
+    x = xs["mean"].to_numpy(float)
+    y = curve["mean"].to_numpy(float)
+    color = model_color(name)
+    _ci_errorbars(
+        ax, x, y, x_ci=_interval(xs), y_ci=_interval(curve), ecolor=color, alpha=0.6, capsize=3
+    )
+    (line,) = ax.plot(
+        x,
+        y,
+        color=color,
+        marker="o" if sweeps else "s",
+        markersize=7,
+        markerfacecolor=color if sweeps else "white",
+        linestyle="-" if sweeps else "none",
+        linewidth=1.2,
+        label=_label(name) if sweeps else f"{_label(name)} (no {axis.key})",
+    )
+    line.set_gid(name)
+    if sweeps:
+        for xi, yi, v in zip(x, y, curve[axis.name], strict=True):
+            ax.annotate(
+                f"{axis.key} {axis.label(v)}",
+                (xi, yi),
+                xytext=(5, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color=color,
+            )
+    return line
 
 
 def tradeoff_figure(
@@ -1086,59 +1226,14 @@ def tradeoff_figure(
     rows = _similarity_rows(summary, k, metric, validation, [population], component)
     rows, cell = _select_cell(_quantity(rows, _VALUE), vary=(axis_name,))
     r2 = _fit_points(summary, fit, axis_name, cell, start)
-    first = rows[axis_name].min()
 
     fig = Figure(figsize=(8.5, 6.4), layout="constrained")
     ax = fig.subplots()
     handles: dict[str, Line2D] = {}
     for name in _models_in(rows["model"]):
-        sweeps = name in study.MODEL_NAMES and axis_name in study.model(name).axes
-        curve = rows[rows["model"] == name].sort_values(axis_name)
-        if not sweeps:
-            curve = curve[curve[axis_name] == first]
-        keys = [(name, v) for v in curve[axis_name]]
-        found = np.array([key in r2.index for key in keys], dtype=bool)
-        if not found.any():
-            continue
-        curve = curve[found]
-        xs = r2.loc[[key for key, ok in zip(keys, found, strict=True) if ok]]
-        x = xs["mean"].to_numpy(float)
-        y = curve["mean"].to_numpy(float)
-        y_low, y_high = _interval(curve)
-        color = model_color(name)
-        ax.errorbar(
-            x,
-            y,
-            xerr=np.nan_to_num(np.vstack([x - xs["ci_low"], xs["ci_high"] - x])),
-            yerr=np.nan_to_num(np.vstack([y - y_low, y_high - y])),
-            fmt="none",
-            ecolor=color,
-            alpha=0.6,
-            capsize=3,
-        )
-        (line,) = ax.plot(
-            x,
-            y,
-            color=color,
-            marker="o" if sweeps else "s",
-            markersize=7,
-            markerfacecolor=color if sweeps else "white",
-            linestyle="-" if sweeps else "none",
-            linewidth=1.2,
-            label=_label(name) if sweeps else f"{_label(name)} (no {axis.key})",
-        )
-        line.set_gid(name)
-        handles[name] = line
-        if sweeps:
-            for xi, yi, v in zip(x, y, curve[axis_name], strict=True):
-                ax.annotate(
-                    f"{axis.key} {axis.label(v)}",
-                    (xi, yi),
-                    xytext=(5, 4),
-                    textcoords="offset points",
-                    fontsize=8,
-                    color=color,
-                )
+        line = _tradeoff_curve(ax, rows, r2, name, axis)
+        if line is not None:
+            handles[name] = line
     if not handles:
         raise ValueError(f"no model has both a similarity and a {start}-start R² row")
     source = "mean over runs" if fit is not None else "mean ± 95% CI"
@@ -1146,11 +1241,10 @@ def tradeoff_figure(
     ax.set_ylabel(_similarity_label(metric, validation))
     ax.set_title(_panel_title(population, component), fontsize=11)
     ax.grid(True, alpha=0.3)
-    replicates = _replicates(rows)
     fig.suptitle(
         f"Trade-off along {axis_name.replace('_', ' ')}: similarity vs output fit "
         f"({study.metric(metric).label}, k = {k})\n{describe_run(cell) or 'one cell'}; "
-        f"similarity mean ± 95% CI{f' ({replicates})' if replicates else ''}",
+        f"similarity mean ± 95% CI{_replicates(rows)}",
         fontsize=12,
     )
     _bottom_legend(fig, _ordered_handles(handles))

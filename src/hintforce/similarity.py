@@ -1118,7 +1118,7 @@ class _Run:
         models = {m: transform(r) for m, r in self.model_rates.items()}
         soc_constant = soc.std(axis=0) <= _CONSTANT_RTOL * self.soc_scale
         suffix = "" if component == _FULL else f"/{component}"
-        shared: dict[tuple, _Blocks] = {}
+        cache: dict[tuple, _Blocks] = {}
 
         def blocks_of(matrix: _Matrix) -> _Blocks:
             if matrix.model is not None:
@@ -1128,47 +1128,16 @@ class _Run:
             else:
                 X, constant = soc[:, matrix.columns], soc_constant[matrix.columns]
                 key = tuple(matrix.columns)
-            label = matrix.label + suffix
-            n_kept = int(constant.size - constant.sum())
-            if n_kept < constant.size:
-                self.dropped[label] = constant.size - n_kept
-                logger.warning(
-                    "%s: dropped %d constant unit(s) of %d",
-                    label,
-                    constant.size - n_kept,
-                    constant.size,
-                )
-            if n_kept < self.k_max:
-                raise ValueError(
-                    f"k={self.k_max} is too large for {label}: limit {n_kept} non-constant units"
-                )
-            if key not in shared:
-                shared[key] = _Blocks(X[:, ~constant], self.C, label)
-            return shared[key]
+            if key not in cache:
+                cache[key] = self._blocks(X, constant, matrix.label + suffix)
+            return cache[key]
 
         sources = {s: blocks_of(m) for s, m in self.sources.items()}
         targets = {t: blocks_of(m) for t, m in self.targets.items()}
-        r2 = {}
-        n_top = max(self.params.n_predictor_pcs, self.k_max)
-        for s, blocks in sources.items():
-            self._check_rank(blocks, np.arange(self.C), n_top)
-            for train in self.trains:
-                self._check_rank(blocks, train, n_top)
-            columns = [self.targets[t].columns for (_, _, src, t) in self.pairs if src == s]
-            union = np.unique(np.concatenate(columns))
-            r2[s] = (
-                union,
-                *_predictivity(
-                    blocks,
-                    soc[:, union],
-                    ~soc_constant[union],
-                    self.trains,
-                    self.tests,
-                    self.perms,
-                    self.params.penalty_grid,
-                    self.params.n_predictor_pcs,
-                ),
-            )
+        r2 = {
+            s: self._source_predictivity(s, blocks, soc, soc_constant)
+            for s, blocks in sources.items()
+        }
         by_blocks: dict[int, tuple] = {}  # targets with the same neurons share their work
         for blocks in targets.values():
             if id(blocks) not in by_blocks:
@@ -1186,6 +1155,52 @@ class _Run:
             self.values[(*key, _PREDICTIVITY, k, component, _CROSS_VALIDATED)] = _median(
                 cross_validated, columns
             )
+
+    def _blocks(self, X: np.ndarray, constant: np.ndarray, label: str) -> _Blocks:
+        """The condition blocks of ``X`` without its constant columns (counted in ``dropped``
+        and logged); refuses a matrix with fewer than k non-constant units."""
+        n_kept = int(constant.size - constant.sum())
+        if n_kept < constant.size:
+            self.dropped[label] = constant.size - n_kept
+            logger.warning(
+                "%s: dropped %d constant unit(s) of %d",
+                label,
+                constant.size - n_kept,
+                constant.size,
+            )
+        if n_kept < self.k_max:
+            raise ValueError(
+                f"k={self.k_max} is too large for {label}: limit {n_kept} non-constant units"
+            )
+        return _Blocks(X[:, ~constant], self.C, label)
+
+    def _source_predictivity(
+        self, source: str, blocks: _Blocks, soc: np.ndarray, soc_constant: np.ndarray
+    ) -> tuple:
+        """Held-out R² of every SOC neuron any pairing of ``source`` targets, from ``source``.
+
+        Returns the neurons (sorted) and their in-sample and cross-validated R² with the null
+        pairings (see :func:`_predictivity`).
+        """
+        n_top = max(self.params.n_predictor_pcs, self.k_max)
+        self._check_rank(blocks, np.arange(self.C), n_top)
+        for train in self.trains:
+            self._check_rank(blocks, train, n_top)
+        columns = [self.targets[t].columns for (_, _, src, t) in self.pairs if src == source]
+        union = np.unique(np.concatenate(columns))
+        return (
+            union,
+            *_predictivity(
+                blocks,
+                soc[:, union],
+                ~soc_constant[union],
+                self.trains,
+                self.tests,
+                self.perms,
+                self.params.penalty_grid,
+                self.params.n_predictor_pcs,
+            ),
+        )
 
     def _check_rank(self, blocks: _Blocks, conditions: np.ndarray, top: int | None) -> _Eigen:
         eig = blocks.eigen(conditions, top)

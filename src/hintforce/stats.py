@@ -11,6 +11,9 @@ Generic tools, on any tidy table (one row per observation):
 * :func:`holm`: Holm's step-down adjustment of a family of p-values.
 * :func:`missing_runs`: expected combinations without a row.
 
+The study's run check: :func:`check_runs` lists the configured model runs without similarity
+rows and refuses them unless failed runs are allowed.
+
 The study's tables (names from :mod:`hintforce.study`):
 
 * :func:`fit_gate`: flags the model stores whose clean-start output R² reaches a threshold.
@@ -34,6 +37,7 @@ answer would be NaN or a warning), so no function emits RuntimeWarnings.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,6 +51,7 @@ __all__ = [
     "FIT_METRIC",
     "QUANTITIES",
     "WILCOXON_ZERO_METHOD",
+    "check_runs",
     "fit_gate",
     "holm",
     "missing_runs",
@@ -636,3 +641,52 @@ def missing_runs(table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str
     present = table[keys].drop_duplicates()
     merged = expected[keys].merge(present, on=keys, how="left", indicator=True)
     return merged.loc[merged["_merge"] == "left_only", keys].reset_index(drop=True)
+
+
+def check_runs(
+    similarity: pd.DataFrame,
+    axis_values: dict[str, Sequence],
+    models: Sequence[str],
+    allow_failed: bool,
+) -> list[str]:
+    """The configured model runs that have no row in the similarity table.
+
+    Parameters
+    ----------
+    similarity : pandas.DataFrame
+        The study's similarity table (the axes of :data:`hintforce.study.AXIS_NAMES` and
+        ``model`` among its columns).
+    axis_values : dict
+        Axis name -> its configured values; the runs are every combination.
+    models : sequence of str
+        The models of every run.
+    allow_failed : bool
+        Whether the study may be summarised without some runs (``sweep.allow_failed_runs``).
+
+    Returns
+    -------
+    list of str
+        One label per missing run, e.g. ``"gt~2020 mf~0.4 seed~3 n~300 nf~0.3 hg~1 ffh"``,
+        in configuration order; empty if every run is present.
+
+    Raises
+    ------
+    ValueError
+        If a run is missing and ``allow_failed`` is false; the message names the runs.
+    """
+    expected = pd.DataFrame(
+        itertools.product(*(axis_values[a] for a in study.AXIS_NAMES), models),
+        columns=[*study.AXIS_NAMES, _MODEL],
+    )
+    missing = missing_runs(similarity, expected, list(expected.columns))
+    labels = [
+        " ".join(f"{study.axis(a).key}~{row[a]}" for a in study.AXIS_NAMES) + f" {row[_MODEL]}"
+        for _, row in missing.iterrows()
+    ]
+    if labels and not allow_failed:
+        raise ValueError(
+            f"{len(missing)} of {len(expected)} configured model runs have no results "
+            f"({'; '.join(labels)}); rerun them, or set sweep.allow_failed_runs to summarise "
+            "without"
+        )
+    return labels

@@ -46,6 +46,7 @@ __all__ = [
     "write_csv",
     "write_dataset",
     "write_json",
+    "write_study_cube",
     "write_text",
 ]
 
@@ -118,6 +119,13 @@ def write_dataset(
     attrs : mapping, optional
         JSON-serialisable attributes of the group (parameters, fit quality, ...). The package
         version is added as ``hintforce_version``.
+
+    Notes
+    -----
+    The group's metadata is consolidated (every array's metadata copied into the group's
+    ``zarr.json``), so readers (zarr, ``xarray.open_zarr``) open the store without listing its
+    directory: they neither warn about marker files a workflow manager leaves in it
+    (Snakemake's ``.snakemake_timestamp``) nor fall back to slower non-consolidated reads.
     """
     with _atomic_path(path, directory=True) as tmp:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
@@ -146,21 +154,16 @@ def write_dataset(
                 config={"write_empty_chunks": True},
             )
         group.attrs.update(to_jsonable({**(attrs or {}), "hintforce_version": __version__}))
-
-
-@contextlib.contextmanager
-def _foreign_files_ignored() -> Iterator[None]:
-    """Workflow managers leave marker files in output directories (Snakemake's
-    ``.snakemake_timestamp``); they are not part of the store."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not recognized as a component")
-        yield
+        with warnings.catch_warnings():
+            # zarr notes that consolidated metadata is an extension of the v3 format; every
+            # zarr-python 3 and xarray reader supports it
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+            zarr.consolidate_metadata(str(tmp), zarr_format=3)
 
 
 def _open(path: str | os.PathLike) -> zarr.Group:
     try:
-        with _foreign_files_ignored():
-            return zarr.open_group(str(path), mode="r", zarr_format=3)
+        return zarr.open_group(str(path), mode="r", zarr_format=3)
     except Exception as err:  # zarr raises several types for a missing/corrupt group
         raise StoreError(f"cannot open store {path}: {type(err).__name__}: {err}") from None
 
@@ -188,8 +191,7 @@ def read_dataset(path: str | os.PathLike, names: Sequence[str] | None = None) ->
     """
     group = _open(path)
     if names is None:
-        with _foreign_files_ignored():
-            names = list(group.array_keys())
+        names = list(group.array_keys())
     out = {}
     for name in names:
         try:
@@ -298,6 +300,24 @@ def gather_spectra(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         axes = read_attrs(path)["axes"]
         tables.append(read_cube(path, "spectrum").assign(**axes))
     return pd.concat(tables, ignore_index=True)
+
+
+def write_study_cube(
+    path: str | os.PathLike, similarity: pd.DataFrame, run_stores: Sequence[str | os.PathLike]
+) -> None:
+    """The study's similarity cube: one array per value of the similarity table
+    (:data:`hintforce.study.SIMILARITY_VALUES`, dimensions the axes and the row keys) and the
+    canonical correlations of every run (``spectrum``, from the runs' similarity stores)."""
+    cells = [*study.AXIS_NAMES, *study.ROW_KEYS]
+    cubes = {
+        name: (similarity[[*cells, name]].rename(columns={name: "value"}), cells)
+        for name in study.SIMILARITY_VALUES
+    }
+    cubes["spectrum"] = (
+        gather_spectra(run_stores),
+        [*study.AXIS_NAMES, *study.SPECTRUM_KEYS, "index"],
+    )
+    write_cubes(path, cubes)
 
 
 def fit_rows(axes: Mapping[str, Any], model_paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:

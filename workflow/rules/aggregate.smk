@@ -20,8 +20,8 @@ rule tables:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=4000,
+        runtime=30,
     params:
         axis_values=AXIS_VALUES,
         models=study.MODEL_NAMES,
@@ -55,8 +55,8 @@ rule statistics:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=1500,
+        runtime=10,
     script:
         "../../scripts/statistics.py"
 
@@ -113,8 +113,8 @@ rule summary_figures:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=1500,
+        runtime=10,
     params:
         k=max(config["similarity"]["ks"]),
     script:

@@ -15,7 +15,7 @@ rule emg:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
         runtime=5,
     params:
         axes=run_axes,
@@ -61,8 +61,8 @@ rule soc_gains:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=20,
+        mem_mb=1500,
+        runtime=30,
     params:
         gain=gain_settings(),
     script:

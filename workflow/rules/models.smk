@@ -16,8 +16,8 @@ rule observe:
         "../envs/hintforce.yaml"
     threads: 1
     resources:
-        mem_mb=300,
-        runtime=2,
+        mem_mb=800,
+        runtime=1,
     params:
         axes=run_axes,
         n_neurons=config["ground_truth"]["soc"]["n_neurons"],
@@ -45,7 +45,7 @@ rule train:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=15,
+        runtime=2,
     params:
         axes=run_axes,
         force=model_params,

@@ -22,7 +22,7 @@ rule similarity:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=1,
     params:
         axes=run_axes,
         held_out_fraction=held_out_fraction(),

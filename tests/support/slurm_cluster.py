@@ -378,7 +378,7 @@ def _teardown(cluster: SlurmCluster) -> None:
 
 
 _SLURM_CONF = """\
-# Written by tests/slurm_cluster.py: a single-node cluster for integration tests.
+# Written by tests/support/slurm_cluster.py: a single-node cluster for integration tests.
 ClusterName={cluster_name}
 SlurmctldHost={node}(127.0.0.1)
 SlurmctldPort={ctld_port}
@@ -426,7 +426,7 @@ PartitionName={partition} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
 
 _SLURMDBD_CONF = """\
-# Written by tests/slurm_cluster.py.
+# Written by tests/support/slurm_cluster.py.
 AuthType=auth/munge
 AuthInfo=socket={munge_socket}
 DbdHost=localhost

@@ -1,0 +1,1 @@
+"""Helpers for the test modules: running the workflow, a SLURM cluster, reliability checks."""
