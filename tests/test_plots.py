@@ -665,9 +665,8 @@ def test_axis_figure_rejects_an_unknown_axis(summary):
 # Trade-off
 
 
-def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
-    fig = plots.tradeoff_figure(summary, GAIN, K)
-    (ax,) = _data_axes(fig)
+def _tradeoff_rows(summary):
+    """The trade-off figure's similarity and noisy-start R² rows of its cell, over the gains."""
     cell = _first_cell()
     cell.pop(GAIN)
     sim = _rows(
@@ -680,7 +679,13 @@ def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
         quantity="value",
         **cell,
     )
-    r2 = _rows(summary, metric="r2", start="noisy", **cell)
+    return sim, _rows(summary, metric="r2", start="noisy", **cell)
+
+
+def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
+    fig = plots.tradeoff_figure(summary, GAIN, K)
+    (ax,) = _data_axes(fig)
+    sim, r2 = _tradeoff_rows(summary)
     gains = sorted(SWEEP[GAIN])
     for model in study.MODELS:
         line = _gid(ax, model.name)
@@ -700,19 +705,7 @@ def test_tradeoff_has_one_point_per_hint_gain_at_the_summary_r2(summary):
 def test_tradeoff_error_bars_span_the_ci_of_the_r2_and_of_the_similarity(summary):
     fig = plots.tradeoff_figure(summary, GAIN, K)
     (ax,) = _data_axes(fig)
-    cell = _first_cell()
-    cell.pop(GAIN)
-    sim = _rows(
-        summary,
-        population="unobserved",
-        metric="cca",
-        k=K,
-        component="condition",
-        validation="cross_validated",
-        quantity="value",
-        **cell,
-    )
-    r2 = _rows(summary, metric="r2", start="noisy", **cell)
+    sim, r2 = _tradeoff_rows(summary)
     bars = dict(zip(_models_drawn(ax), _error_bars(ax), strict=True))
     for name in study.hinted_models():
         xs, ys = bars[name]
