@@ -3,6 +3,7 @@ run's output fit."""
 
 from hintforce import jobs, similarity, store, study
 from hintforce.seeding import generator
+from hintforce.task import Task
 
 
 def main(
@@ -15,6 +16,7 @@ def main(
     models,
     held_out_fraction,
     settings,
+    task_settings,
     log,
     threads,
 ):
@@ -25,7 +27,11 @@ def main(
         held_out = observation.unobserved(held_out_fraction)
         paths = dict(zip(models, model_paths, strict=True))
         trained = store.trained_models(paths)
-        rates = {m: store.read_dataset(p, ["rates"])["rates"] for m, p in trained.items()}
+        task = Task(**task_settings)
+        movement = slice(0, task.n_times)  # the window's rest, if any, is not compared
+        rates = {
+            m: store.read_dataset(p, ["rates"])["rates"][:, movement] for m, p in trained.items()
+        }
         result = similarity.compare_run(
             soc_rates,
             rates,
@@ -33,13 +39,14 @@ def main(
             held_out,
             similarity.SimilarityParams(**settings),
             generator(axes[study.SEED], "similarity"),
+            held_out_directions=task.held_out if task.held_out.size else None,
         )
         if result.dropped:
             logger.warning("constant units dropped before PCA: %s", result.dropped)
         table = result.table.assign(**axes)[list(study.SIMILARITY_COLUMNS)]
         logger.info("%d similarity rows", len(table))
         store.write_csv(outputs.csv, table)
-        store.write_csv(outputs.fit, store.fit_rows(axes, paths))
+        store.write_csv(outputs.fit, store.fit_rows(axes, paths, held_out=bool(task.held_out.size)))
         store.write_cubes(
             outputs.zarr,
             {
@@ -59,6 +66,7 @@ main(
     models=snakemake.params.models,
     held_out_fraction=snakemake.params.held_out_fraction,
     settings=snakemake.params.similarity,
+    task_settings=snakemake.params.task,
     log=snakemake.log[0],
     threads=snakemake.threads,
 )

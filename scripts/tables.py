@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from hintforce import jobs, stats, store, study
+from hintforce import jobs, stats, store
 
 
 def main(*, outputs, inputs, axis_values, models, min_fit_r2, allow_failed, log, threads):
@@ -16,7 +16,7 @@ def main(*, outputs, inputs, axis_values, models, min_fit_r2, allow_failed, log,
             )
         logger.info("%d similarity rows from %d runs", len(similarity), len(inputs.similarity_csv))
         fit = stats.fit_gate(fit, min_fit_r2)
-        clean = fit[fit["start"] == study.STARTS[0]]
+        clean = fit[stats.deciding_rows(fit)]
         logger.info(
             "fit gate (clean-start R^2 >= %g): %d of %d model runs fail",
             min_fit_r2,

@@ -1,11 +1,16 @@
 """The generated sentences carry the tables' numbers, never numbers of their own."""
 
+import html
 import itertools
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from hintforce import findings, stats, study
+
+#: The validations of a run whose task holds no direction out.
+TRAINING_VALIDATIONS = tuple(v for v in study.VALIDATIONS if v != study.HELD_OUT_DIRECTIONS)
 
 K = 10
 
@@ -23,7 +28,7 @@ def _tables(n_seeds, ffh_gain=0.1):
     }
     rows = []
     for seed, model, component, validation in itertools.product(
-        range(n_seeds), study.MODEL_NAMES, study.COMPONENTS, study.VALIDATIONS
+        range(n_seeds), study.MODEL_NAMES, study.COMPONENTS, TRAINING_VALIDATIONS
     ):
         value = 0.3 + (ffh_gain if model == study.FFH else 0.0) + 0.01 * rng.standard_normal()
         rows.append(
@@ -93,3 +98,157 @@ def test_the_page_lists_models_failing_the_fit_gate():
     page = findings.findings_html(summary, paired, fit, K)
     assert "1 model runs failed the fit gate" in page
     assert page.count("<p>On ") == len(study.CONTRASTS) * len(study.COMPONENTS)
+
+
+# ---------------------------------------------------------------------------------------------
+# generalisation to held-out reach directions
+
+HOD = study.HELD_OUT_DIRECTIONS
+#: Held-out R² of each model (clean start) before seed noise; FFH generalises best.
+HELD_R2 = {study.FFH: 0.70, study.FF: 0.50, study.FFH_SHUFFLED: 0.55, study.FFH_MEAN: 0.6}
+#: Similarity on the held-out directions before seed noise.
+HELD_SIMILARITY = {study.FFH: 0.45, study.FF: 0.30, study.FFH_SHUFFLED: 0.35, study.FFH_MEAN: 0.4}
+
+
+def _held_out_tables(n_seeds, failing_seed=None):
+    """Similarity and fit tables (returned raw, with the gated fit and the two statistics
+    tables) of a synthetic study that holds directions out: every validation, including
+    ``held_out_directions``, and fit rows on both sets of directions. With
+    ``failing_seed``, FF's store of that seed fails the fit gate."""
+    rng = np.random.default_rng(100 + n_seeds)
+    axes = {
+        study.GROUND_TRUTH_SEED: 1,
+        study.MUSCLE_FRACTION: 0.4,
+        study.N_UNITS: 30,
+        study.NEURON_FRACTION: 0.3,
+        study.HINT_GAIN: 0.3,
+    }
+    rows = []
+    for seed, model, component, validation in itertools.product(
+        range(n_seeds), study.MODEL_NAMES, study.COMPONENTS, study.VALIDATIONS
+    ):
+        base = HELD_SIMILARITY.get(model, 0.2) if validation == HOD else 0.3
+        value = base + 0.03 * rng.standard_normal()
+        rows.append(
+            {
+                **axes,
+                study.SEED: seed,
+                "model": model,
+                "population": findings.HEADLINE["population"],
+                "metric": findings.HEADLINE["metric"],
+                "k": K,
+                "component": component,
+                "validation": validation,
+                "value": value,
+                "null_mean": 0.0,
+                "null_p": 0.05,
+                "above_null": value,
+            }
+        )
+    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    fit_rows = []
+    for seed, model, directions, start in itertools.product(
+        range(n_seeds), study.MODEL_NAMES, study.DIRECTION_SETS, study.STARTS
+    ):
+        if directions == "train":
+            r2 = 0.97 + 0.01 * rng.standard_normal()
+            if model == study.FF and seed == failing_seed and start == "clean":
+                r2 = 0.5
+        else:
+            r2 = HELD_R2.get(model, 0.1) + 0.05 * rng.standard_normal()
+        fit_rows.append(
+            {**axes, study.SEED: seed, "model": model, "start": start}
+            | {study.DIRECTIONS: directions, "r2": r2}
+        )
+    raw = pd.DataFrame(fit_rows)
+    fit = stats.fit_gate(raw, 0.9)
+    summary = stats.summarise_study(similarity, fit)
+    paired = stats.paired_study(similarity, fit)
+    return similarity, raw, fit, summary, paired
+
+
+def _seed_values(table, value, **match):
+    rows = table
+    for column, wanted in match.items():
+        rows = rows[rows[column] == wanted]
+    return rows.sort_values(study.SEED)[value].to_numpy(dtype=float)
+
+
+def test_generalisation_sentences_carry_the_measured_numbers():
+    similarity, raw, fit, summary, paired = _held_out_tables(7)
+    sentences = findings.generalisation_sentences(summary, paired, K)
+    assert len(sentences) == 2
+    claim, answer = sentences
+    assert "Salatiello & Giese 2020" in claim and "not trained on" in claim
+    ffh, ff = study.FFH, study.FF
+
+    def r2(model, directions):
+        return _seed_values(raw, "r2", model=model, directions=directions, start="clean")
+
+    a, b = r2(ffh, "held_out"), r2(ff, "held_out")
+    assert f"output R² is {a.mean():.3f} against FF's {b.mean():.3f}" in answer
+    train = f"(training directions {r2(ffh, 'train').mean():.3f} and {r2(ff, 'train').mean():.3f})"
+    assert train in answer
+    p = scipy.stats.ttest_rel(a, b).pvalue
+    contrast = (
+        f"FFH − FF {np.mean(a - b):+.3f}, better in {np.count_nonzero(a > b)} of 7 seeds, "
+        f"paired t p = {p:.2g}"
+    )
+    assert contrast in answer
+
+    def sim(model):
+        return _seed_values(similarity, "value", model=model, validation=HOD, component="condition")
+
+    others = (ff, study.FFH_SHUFFLED, study.FFH_MEAN)
+    against = ", ".join(f"{study.model(m).label} {sim(m).mean():.3f}" for m in others)
+    assert f"(mean canonical correlation, k = {K}) is {sim(ffh).mean():.3f} against {against}" in (
+        answer
+    )
+    for other, short in zip(others, ("FF", "shuffled hints", "mean hints"), strict=True):
+        x, y = sim(ffh), sim(other)
+        text = (
+            f"FFH − {short} {np.mean(x - y):+.3f}, better in {np.count_nonzero(x > y)} of 7 "
+            f"seeds, paired t p = {scipy.stats.ttest_rel(x, y).pvalue:.2g}"
+        )
+        assert text in answer, short
+    assert answer.endswith(").")
+
+
+def test_generalisation_sentences_leave_out_a_seed_whose_store_fails_the_gate():
+    similarity, raw, fit, summary, paired = _held_out_tables(6, failing_seed=2)
+    (_, answer) = findings.generalisation_sentences(summary, paired, K)
+    held = raw[(raw["directions"] == "held_out") & (raw["start"] == "clean")]
+    a = _seed_values(held, "r2", model=study.FFH)
+    b = _seed_values(held, "r2", model=study.FF)
+    keep = np.arange(6) != 2
+    assert f"against FF's {b[keep].mean():.3f}" in answer
+    assert f"FFH − FF {np.mean(a[keep] - b[keep]):+.3f}" in answer
+    assert "of 5 seeds" in answer
+
+
+def test_the_page_has_a_generalisation_section_only_with_held_out_rows():
+    summary, paired, fit = _tables(6)
+    assert findings.generalisation_sentences(summary, paired, K) == []
+    page = findings.findings_html(summary, paired, fit, K)
+    assert "generalise" not in page and "held-out directions" not in page
+    assert "Salatiello" not in page
+
+    similarity, raw, fit, summary, paired = _held_out_tables(6)
+    page = findings.findings_html(summary, paired, fit, K)
+    heading = "<h2>Does FFH generalise to reach directions it was not trained on?</h2>"
+    assert page.count(heading) == 1
+    sentences = findings.generalisation_sentences(summary, paired, K)
+    assert len(sentences) == 2
+    after = page.split(heading, 1)[1]
+    for sentence in sentences:
+        assert f"<p>{html.escape(sentence)}</p>" in after
+    # the headline section is still there, before it
+    assert page.index("<p>On ") < page.index(heading)
+    assert "Every model passed the fit gate" in page
+
+
+def test_the_page_lists_a_failing_store_once_though_it_has_held_out_rows():
+    similarity, raw, fit, summary, paired = _held_out_tables(6, failing_seed=4)
+    assert (~fit["passes_fit_gate"]).sum() == 4  # 2 starts x 2 sets of directions
+    page = findings.findings_html(summary, paired, fit, K)
+    assert "1 model runs failed the fit gate" in page

@@ -16,6 +16,9 @@ from matplotlib.text import Text
 from hintforce import plots, study
 from hintforce.similarity import pca_scores, stack_conditions
 
+#: The validations of a run whose task holds no direction out.
+TRAINING_VALIDATIONS = tuple(v for v in study.VALIDATIONS if v != study.HELD_OUT_DIRECTIONS)
+
 N_CONDITIONS, N_TIMES = 4, 20
 CIRCUIT, SEED = study.GROUND_TRUTH_SEED, study.SEED
 FRACTION, GAIN = study.NEURON_FRACTION, study.HINT_GAIN
@@ -102,7 +105,7 @@ def _summary(seed=4, circuits=SWEEP[CIRCUIT]):
     for (circuit, over, n), nf, hg in itertools.product(cells, SWEEP[FRACTION], SWEEP[GAIN]):
         cell = {CIRCUIT: circuit, **FIXED, FRACTION: nf, GAIN: hg, "n_over": over, "n": n}
         keys = itertools.product(
-            names, POPULATIONS, ("cca", "cka"), (K, 10), study.COMPONENTS, study.VALIDATIONS
+            names, POPULATIONS, ("cca", "cka"), (K, 10), study.COMPONENTS, TRAINING_VALIDATIONS
         )
         for model, population, metric, k, component, validation in keys:
             for quantity in ("value", "null_mean"):
@@ -728,3 +731,132 @@ def test_tradeoff_with_the_fit_table_takes_its_mean_over_runs(summary):
     for name in study.hinted_models():
         expected = _rows(runs, model=name).groupby(GAIN)["r2"].mean()
         np.testing.assert_allclose(_gid(ax, name).get_xdata(), expected.to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# Generalisation to held-out reach directions
+
+HOD = study.HELD_OUT_DIRECTIONS
+
+
+def _held_out_summary(seed=8):
+    """:func:`_summary` of a study holding directions out: every cross-validated similarity
+    row and every fit row (validation empty) has a held-out-directions twin with its own
+    mean and interval."""
+    rng = np.random.default_rng(seed)
+    summary = _summary()
+    twins = summary[
+        (summary["validation"] == "cross_validated") | (summary["metric"] == "r2")
+    ].copy()
+    twins["validation"] = HOD
+    twins["mean"] = rng.uniform(0.05, 0.6, len(twins))
+    half = rng.uniform(0.01, 0.05, len(twins))
+    twins["ci_low"], twins["ci_high"] = twins["mean"] - half, twins["mean"] + half
+    return pd.concat([summary, twins], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def held_out_summary():
+    return _held_out_summary()
+
+
+@pytest.fixture(scope="module")
+def generalisation_fig(held_out_summary):
+    return plots.generalisation_figure(held_out_summary, K)
+
+
+def _group_bars(ax, gid):
+    """The bars of one group (its ``gid``), left to right."""
+    bars = [p for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
+    return sorted((b for b in bars if b.get_gid() == gid), key=lambda b: b.get_x())
+
+
+def test_generalisation_figure_has_a_fit_panel_per_start_and_a_similarity_panel(
+    tmp_path, generalisation_fig
+):
+    fig = generalisation_fig
+    assert isinstance(fig, Figure)
+    axes = _data_axes(fig)
+    assert len(axes) == len(fig.axes) == 3
+    assert [ax.get_title() for ax in axes[:2]] == [f"output R², {s} start" for s in study.STARTS]
+    assert "unobserved" in axes[2].get_title()
+    assert "Generalisation" in fig.get_suptitle() and "gt~all" in fig.get_suptitle()
+    assert "nf~0.1 hg~0.1" in fig.get_suptitle()
+    labels = [m.label for m in study.MODELS]
+    for ax in axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == labels
+        assert ax.get_ylabel()
+        training = _group_bars(ax, "training directions")
+        held = _group_bars(ax, "held-out directions")
+        assert len(training) == len(held) == len(study.MODELS)
+        assert all(b.get_hatch() == "//" for b in held)
+        assert not any(b.get_hatch() for b in training)
+        # side by side: each model's held-out bar right of its training bar, same colour
+        for t, h in zip(training, held, strict=True):
+            assert t.get_x() < h.get_x() and t.get_facecolor() == h.get_facecolor()
+    fig.savefig(tmp_path / "generalisation.png", dpi=40)
+    assert (tmp_path / "generalisation.png").stat().st_size > 1000
+
+
+def test_generalisation_fit_bars_are_the_summary_r2_of_each_set_of_directions(
+    held_out_summary, generalisation_fig
+):
+    axes = _data_axes(generalisation_fig)
+    fit = _rows(held_out_summary, metric="r2", quantity="value", **_first_cell())
+    for ax, start in zip(axes[:2], study.STARTS, strict=True):
+        for gid, validation in (("training directions", np.nan), ("held-out directions", HOD)):
+            rows = _rows(fit, start=start, validation=validation).set_index("model")
+            rows = rows.loc[list(study.MODEL_NAMES)]
+            heights = [b.get_height() for b in _group_bars(ax, gid)]
+            np.testing.assert_allclose(heights, rows["mean"], err_msg=f"{start} {gid}")
+        ends = [ys for _, ys in _error_bars(ax)]
+        assert len(ends) == 2
+        for ys, validation in zip(ends, (np.nan, HOD), strict=True):
+            rows = _rows(fit, start=start, validation=validation).set_index("model")
+            expected = rows.loc[list(study.MODEL_NAMES), ["ci_low", "ci_high"]].to_numpy()
+            np.testing.assert_allclose(ys, expected)
+
+
+def test_generalisation_similarity_bars_nulls_and_references_are_the_summary_rows(
+    held_out_summary, generalisation_fig
+):
+    ax = _data_axes(generalisation_fig)[2]
+    cell = _rows(
+        held_out_summary,
+        population="unobserved",
+        metric="cca",
+        k=K,
+        component="condition",
+        **_first_cell(),
+    )
+    models = list(study.MODEL_NAMES)
+    nulls = sorted(
+        (ln for ln in ax.get_lines() if ln.get_gid() == "null"), key=lambda ln: ln.get_xdata()[0]
+    )
+    assert len(nulls) == 2
+    for gid, validation, null in zip(
+        ("training directions", "held-out directions"), ("cross_validated", HOD), nulls, strict=True
+    ):
+        rows = _rows(cell, validation=validation)
+        means = _rows(rows, quantity="value").set_index("model")["mean"]
+        heights = [b.get_height() for b in _group_bars(ax, gid)]
+        np.testing.assert_allclose(heights, means[models], err_msg=gid)
+        null_means = _rows(rows, quantity="null_mean").set_index("model")["mean"]
+        np.testing.assert_allclose(null.get_ydata(), null_means[models], err_msg=gid)
+        centres = [b.get_x() + b.get_width() / 2 for b in _group_bars(ax, gid)]
+        np.testing.assert_allclose(null.get_xdata(), centres)
+    held = _rows(cell, validation=HOD, quantity="value").set_index("model")["mean"]
+    for reference in study.REFERENCES:  # the references of the held-out directions
+        assert _gid(ax, reference).get_ydata()[0] == pytest.approx(held[reference])
+    legend = [t.get_text() for t in generalisation_fig.legends[0].get_texts()]
+    assert "training directions" in legend and "held-out directions" in legend
+
+
+def test_generalisation_figure_refuses_a_summary_without_held_out_rows(summary):
+    with pytest.raises(ValueError, match="held"):
+        plots.generalisation_figure(summary, K)
+
+
+def test_generalisation_figure_refuses_a_summary_without_fit_rows(held_out_summary):
+    with pytest.raises(ValueError, match="r2"):
+        plots.generalisation_figure(held_out_summary[held_out_summary["metric"] != "r2"], K)

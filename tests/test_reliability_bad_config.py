@@ -144,6 +144,34 @@ BAD_CONFIGS = {
         "<= baseline_high",
         {"ground_truth": {"emg": {"baseline_low": 0.2, "baseline_high": 0.1}}},
     ),
+    # The task: a one-hot input cannot encode an unseen direction; the small study's 4
+    # directions leave too few to train when any is held out; a rest window is whole bins.
+    "held_out_directions_with_a_one_hot_input": BadConfig(
+        "task.held_out_directions",
+        "use input: angle",
+        {"task": {"held_out_directions": "interleaved"}},
+    ),
+    "held_out_directions_leaving_too_few_to_train": BadConfig(
+        "task.held_out_directions",
+        "at least 4 must train",
+        {"task": {"input": "angle", "held_out_directions": [2]}},
+    ),
+    "held_out_direction_out_of_range": BadConfig(
+        "task.held_out_directions",
+        "directions are 0..3",
+        {"task": {"input": "angle", "held_out_directions": [7]}},
+    ),
+    "held_out_directions_unknown_rule": BadConfig(
+        "task.held_out_directions", "interleaved", {"task": {"held_out_directions": "odd"}}
+    ),
+    "unknown_input": BadConfig("task.input", "angle", {"task": {"input": "polar"}}),
+    "negative_rest": BadConfig("task.rest_ms", "minimum of 0", {"task": {"rest_ms": -10.0}}),
+    "rest_not_whole_bins": BadConfig(
+        "task.rest_ms", "multiple of the bin width", {"task": {"rest_ms": 15.0}}
+    ),
+    "prep_ms_under_models": BadConfig(
+        "models.prep_ms", "allowed keys", {"models": {"prep_ms": 100.0}}
+    ),
     "missing_stage": BadConfig("observation", "required", replace=_drop("observation")),
     "misspelled_stage_in_config_yaml": BadConfig(
         "similarty", "allowed keys", replace=_rename("similarity", "similarty")

@@ -29,6 +29,7 @@ def test_stage_numbers_are_append_only():
         "force": 4,
         "similarity": 5,
         "sham": 6,
+        "dynamics": 7,
     }
 
 

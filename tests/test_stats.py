@@ -7,6 +7,7 @@ from hintforce import study
 from hintforce.stats import (
     FIT_METRIC,
     check_runs,
+    deciding_rows,
     fit_gate,
     holm,
     missing_runs,
@@ -641,3 +642,145 @@ def test_paired_study_refuses_ambiguous_rows():
     similarity, fit = _study({"ffh": _seeds(0.5, 0.6), "ff": _seeds(0.4, 0.5)})
     with pytest.raises(ValueError, match="more than one row"):
         paired_study(pd.concat([similarity, similarity.iloc[:1]], ignore_index=True), fit)
+
+
+# ---------------------------------------------------------------------------------------------
+# held-out reach directions
+
+HOD = study.HELD_OUT_DIRECTIONS
+TRAIN_SET, HELD_SET = study.DIRECTION_SETS
+
+
+def test_deciding_rows_are_the_clean_start_and_with_directions_the_training_ones():
+    starts = ["clean", "noisy", "clean", "noisy", "noisy", "clean"]
+    fit = pd.DataFrame({**RUN, "model": "ffh", "start": starts, "r2": 0.9})
+    assert deciding_rows(fit).tolist() == [True, False, True, False, False, True]
+    directions = ["train", "train", "held_out", "held_out", "train", "train"]
+    held = fit.assign(**{study.DIRECTIONS: directions})
+    out = deciding_rows(held)
+    assert isinstance(out, np.ndarray) and out.dtype == bool
+    assert out.tolist() == [True, False, False, False, False, True]
+    # a non-default index changes nothing: the flags are positional
+    assert deciding_rows(held.set_index(pd.Index([9, 3, 5, 1, 0, 7]))).tolist() == out.tolist()
+
+
+def _held_out_study(r2, values=None, failing=(), models=("ffh", "ff")):
+    """Similarity and gated fit tables of one cell of a study that holds directions out.
+
+    ``r2`` maps ``(model, directions, start)`` to the R² of seeds 1, 2, ... (one list);
+    ``values`` optionally maps ``(model, validation)`` to the similarity values of the seeds
+    (default: 0.5 everywhere, on ``cross_validated`` and ``held_out_directions``);
+    ``failing`` holds ``(model, seed)`` whose training clean R² is set below the gate.
+    """
+    n_seeds = len(next(iter(r2.values())))
+    rows, fit = [], []
+    runs = [(name, seed) for name in models for seed in range(1, n_seeds + 1)]
+    for name, seed in runs:
+        run = {**RUN, "seed": seed}
+        for validation in ("cross_validated", HOD):
+            value = (values or {}).get((name, validation), [0.5] * n_seeds)[seed - 1]
+            rows.append(
+                {**run, **KEY, "validation": validation, "model": name, "metric": "cca"}
+                | {"value": value, "null_mean": 0.0, "null_p": 0.01, "above_null": value}
+            )
+        store = {a: (v if a in study.model(name).axes else np.nan) for a, v in run.items()}
+        cells = [(d, start) for d in study.DIRECTION_SETS for start in study.STARTS]
+        for directions, start in cells:
+            value_r2 = r2[(name, directions, start)][seed - 1]
+            if (name, seed) in failing and (directions, start) == (TRAIN_SET, "clean"):
+                value_r2 = MIN_R2 - 0.3
+            fit.append(
+                {**store, "model": name, "start": start, study.DIRECTIONS: directions}
+                | {"r2": value_r2}
+            )
+    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    return similarity, fit_gate(pd.DataFrame(fit), MIN_R2)
+
+
+#: Seeds 1-6: training R² passes the gate; held-out R² far lower and FFH mostly better.
+HELD_R2 = {
+    ("ffh", TRAIN_SET, "clean"): [0.96, 0.95, 0.97, 0.94, 0.98, 0.95],
+    ("ffh", TRAIN_SET, "noisy"): [0.90, 0.88, 0.91, 0.87, 0.93, 0.90],
+    ("ffh", HELD_SET, "clean"): [0.61, 0.55, 0.70, 0.48, 0.66, 0.58],
+    ("ffh", HELD_SET, "noisy"): [0.52, 0.44, 0.61, 0.40, 0.60, 0.47],
+    ("ff", TRAIN_SET, "clean"): [0.97, 0.96, 0.95, 0.96, 0.97, 0.94],
+    ("ff", TRAIN_SET, "noisy"): [0.91, 0.90, 0.89, 0.92, 0.90, 0.88],
+    ("ff", HELD_SET, "clean"): [0.40, 0.57, 0.45, 0.41, 0.50, 0.39],
+    ("ff", HELD_SET, "noisy"): [0.33, 0.46, 0.42, 0.30, 0.43, 0.35],
+}
+
+
+def test_fit_gate_with_directions_is_decided_by_the_training_clean_r2_only():
+    r2 = {
+        ("ffh", TRAIN_SET, "clean"): [0.95, 0.5],
+        ("ffh", TRAIN_SET, "noisy"): [0.3, 0.3],
+        ("ffh", HELD_SET, "clean"): [0.2, 0.99],  # would flip both seeds if it decided
+        ("ffh", HELD_SET, "noisy"): [0.1, 0.1],
+    }
+    _, fit = _held_out_study(r2, models=("ffh",))
+    flags = fit.groupby("seed")["passes_fit_gate"].agg(["all", "any"])
+    assert flags["all"].tolist() == flags["any"].tolist() == [True, False]
+
+
+def test_summary_of_held_out_r2_is_validated_on_the_held_out_directions():
+    similarity, fit = _held_out_study(HELD_R2)
+    out = summarise_study(similarity, fit)
+    fit_rows = out[out["metric"] == FIT_METRIC]
+    # per model: 2 starts x 2 sets of directions, each told apart by its validation only
+    assert len(fit_rows) == 2 * len(study.STARTS) * len(study.DIRECTION_SETS)
+    assert set(fit_rows["validation"].dropna()) == {HOD}
+    assert study.DIRECTIONS not in out.columns
+    for (name, directions, start), r2 in HELD_R2.items():
+        validation = HOD if directions == HELD_SET else None
+        row = _one(fit_rows, model=name, start=start, validation=validation)
+        r2 = np.array(r2)
+        half = scipy.stats.t.ppf(0.975, r2.size - 1) * r2.std(ddof=1) / np.sqrt(r2.size)
+        assert row["n"] == r2.size and row["n_excluded"] == 0
+        assert row["mean"] == pytest.approx(r2.mean(), rel=1e-12)
+        assert row["sd"] == pytest.approx(r2.std(ddof=1), rel=1e-12)
+        assert row["ci_low"] == pytest.approx(r2.mean() - half, rel=1e-12)
+        assert row["ci_high"] == pytest.approx(r2.mean() + half, rel=1e-12)
+        assert row[["population", "k", "component"]].isna().all()
+    # the similarity rows keep their own validations
+    sim = out[(out["metric"] == "cca") & (out["quantity"] == "value")]
+    assert sorted(sim["validation"]) == sorted(["cross_validated", HOD] * 2)
+
+
+def test_paired_ffh_minus_ff_on_held_out_r2_matches_scipy_on_the_seeds():
+    similarity, fit = _held_out_study(HELD_R2)
+    out = paired_study(similarity, fit)
+    held = out[(out["metric"] == FIT_METRIC) & (out["validation"] == HOD)]
+    assert sorted(held["start"]) == sorted(study.STARTS)
+    assert set(held["contrast"]) == {"ffh-ff"}
+    for start in study.STARTS:
+        a = np.array(HELD_R2[("ffh", HELD_SET, start)])
+        b = np.array(HELD_R2[("ff", HELD_SET, start)])
+        row = _one(held, start=start)
+        assert row["n"] == a.size and row["n_over"] == "seed"
+        assert row["mean_difference"] == pytest.approx(np.mean(a - b), rel=1e-12)
+        assert row["wins"] == np.count_nonzero(a > b) == 5
+        assert row["ties"] == 0
+        assert row["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-12)
+        assert row["wilcoxon_p"] == pytest.approx(scipy.stats.wilcoxon(a, b).pvalue, rel=1e-12)
+    # the training directions' contrast is its own row, on the training R²
+    train = _one(out, metric=FIT_METRIC, validation=None, start="clean")
+    a = np.array(HELD_R2[("ffh", TRAIN_SET, "clean")])
+    b = np.array(HELD_R2[("ff", TRAIN_SET, "clean")])
+    assert train["mean_difference"] == pytest.approx(np.mean(a - b), rel=1e-12)
+    assert train["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-12)
+    np.testing.assert_allclose(out["holm_ttest_p"], holm(out["ttest_p"]))
+
+
+def test_a_store_failing_the_gate_leaves_its_held_out_r2_out_of_summary_and_pairs():
+    similarity, fit = _held_out_study(HELD_R2, failing={("ffh", 3)})
+    kept = np.array([0, 1, 3, 4, 5])  # seed 3 left out
+    summary = summarise_study(similarity, fit)
+    row = _one(summary, model="ffh", metric=FIT_METRIC, start="clean", validation=HOD)
+    assert row["n"] == 5 and row["n_excluded"] == 1
+    a = np.array(HELD_R2[("ffh", HELD_SET, "clean")])[kept]
+    b = np.array(HELD_R2[("ff", HELD_SET, "clean")])[kept]
+    assert row["mean"] == pytest.approx(a.mean(), rel=1e-12)
+    pair = _one(paired_study(similarity, fit), metric=FIT_METRIC, start="clean", validation=HOD)
+    assert pair["n"] == 5
+    assert pair["mean_difference"] == pytest.approx(np.mean(a - b), rel=1e-12)
+    assert pair["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-12)

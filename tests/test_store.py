@@ -281,3 +281,80 @@ def test_the_study_cube_holds_every_similarity_value_and_each_runs_spectrum(tmp_
         assert (merged["stored"] == merged[name]).all()
     spectra = store.read_cube(tmp_path / "cube.zarr", "spectrum")
     assert sorted(zip(spectra[study.SEED], spectra["value"], strict=True)) == [(1, 0.1), (2, 0.2)]
+
+
+def _held_out_model_stores(tmp_path):
+    """Two trained model stores with R² on both sets of directions (and the per-start noisy R²
+    the training script also stores) and one diverged store without any R²."""
+    scores = {
+        "ffh": {"r2_clean": 0.97, "r2_noisy": 0.91, "held_out_r2_clean": 0.71},
+        "ff": {"r2_clean": 0.95, "r2_noisy": 0.88, "held_out_r2_clean": 0.52},
+    }
+    scores["ffh"] |= {"held_out_r2_noisy": 0.63, "held_out_r2_noisy_starts": [0.6, 0.66]}
+    scores["ff"] |= {"held_out_r2_noisy": 0.41, "held_out_r2_noisy_starts": [0.4, 0.42]}
+    paths = {}
+    for name, attrs in scores.items():
+        paths[name] = tmp_path / f"{name}.zarr"
+        store.write_dataset(
+            paths[name],
+            {"rates": (("i",), np.ones(2))},
+            {"model": name, "status": "ok", "r2_noisy_starts": [0.9, 0.92], **attrs},
+        )
+    paths["ffh_mean"] = tmp_path / "ffh_mean.zarr"
+    store.write_dataset(paths["ffh_mean"], {}, {"model": "ffh_mean", "status": "diverged"})
+    return scores, paths
+
+
+HELD_OUT_AXES = {study.GROUND_TRUTH_SEED: 7, study.MUSCLE_FRACTION: 0.4, study.SEED: 3}
+
+
+def test_fit_rows_without_held_out_have_no_directions_column_and_the_default_csv(tmp_path):
+    scores, paths = _held_out_model_stores(tmp_path)
+    fit = store.fit_rows(HELD_OUT_AXES, paths)
+    assert study.DIRECTIONS not in fit.columns
+    assert list(fit.columns) == [*HELD_OUT_AXES, "model", "start", "r2"]
+    # The training directions' R² only, never the held-out one, in the order given.
+    expected = pd.DataFrame(
+        [
+            {**HELD_OUT_AXES, "model": name, "start": start, "r2": r2}
+            for name, r2_by_start in (
+                ("ffh", (0.97, 0.91)),
+                ("ff", (0.95, 0.88)),
+                ("ffh_mean", (np.nan, np.nan)),
+            )
+            for start, r2 in zip(("clean", "noisy"), r2_by_start, strict=True)
+        ]
+    )
+    pd.testing.assert_frame_equal(fit, expected)
+    # The table written is byte for byte the one of a study without held-out directions.
+    store.write_csv(tmp_path / "fit.csv", fit)
+    store.write_csv(tmp_path / "expected.csv", expected)
+    assert (tmp_path / "fit.csv").read_bytes() == (tmp_path / "expected.csv").read_bytes()
+    assert b"held_out" not in (tmp_path / "fit.csv").read_bytes()
+
+
+def test_fit_rows_with_held_out_have_a_row_per_model_direction_set_and_start(tmp_path):
+    scores, paths = _held_out_model_stores(tmp_path)
+    fit = store.fit_rows(HELD_OUT_AXES, paths, held_out=True)
+    assert list(fit.columns) == [*HELD_OUT_AXES, "model", "start", study.DIRECTIONS, "r2"]
+    assert set(fit[study.DIRECTIONS]) == set(study.DIRECTION_SETS) == {"train", "held_out"}
+    assert len(fit) == len(paths) * len(study.DIRECTION_SETS) * len(study.STARTS)
+    assert not fit.duplicated(["model", "start", study.DIRECTIONS]).any()
+    for name, value in HELD_OUT_AXES.items():
+        assert (fit[name] == value).all(), name
+    assert fit["model"].tolist() == [m for m in paths for _ in range(4)]
+    assert pd.api.types.is_float_dtype(fit["r2"])
+    for row in fit.itertuples():
+        prefix = "held_out_" if getattr(row, study.DIRECTIONS) == "held_out" else ""
+        expected = scores.get(row.model, {}).get(f"{prefix}r2_{row.start}", np.nan)
+        if np.isnan(expected):
+            assert np.isnan(row.r2), row
+        else:
+            assert row.r2 == expected, row
+    # The training rows are the default table's rows, in its order.
+    train = fit[fit[study.DIRECTIONS] == "train"].drop(columns=study.DIRECTIONS)
+    pd.testing.assert_frame_equal(
+        train.reset_index(drop=True), store.fit_rows(HELD_OUT_AXES, paths)
+    )
+    diverged = fit[fit["model"] == "ffh_mean"]
+    assert diverged["r2"].isna().all() and len(diverged) == 4

@@ -18,11 +18,16 @@ import pytest
 import yaml
 from support.workflow import ROOT, SMALL, make_project, planned_jobs, snakemake, with_config
 
-from hintforce import store, study
+from hintforce import dynamics, force, mechanism, store, study
+from hintforce.task import Task
+
+#: The validations of a run whose task holds no direction out.
+TRAINING_VALIDATIONS = tuple(v for v in study.VALIDATIONS if v != study.HELD_OUT_DIRECTIONS)
 
 pytestmark = pytest.mark.workflow
 
 SWEEP = "tests/config.sweep.yaml"
+GENERALISATION = "tests/config.generalisation.yaml"
 TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv")
 UNHINTED = [m.name for m in study.MODELS if not m.hinted]
 HINTED = [m.name for m in study.MODELS if m.hinted]
@@ -47,6 +52,13 @@ def sweep_run(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.fixture(scope="module")
+def generalisation_run(tmp_path_factory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("generalisation"))
+    snakemake(project, "--cores", "2", "--configfile", GENERALISATION)
+    return project
+
+
 def test_default_study_dry_run_plans_every_stage(tmp_path):
     project = make_project(tmp_path)
     rules = [rule for rule, _ in planned_jobs(project, "--cores", "2")]
@@ -58,6 +70,14 @@ def test_default_study_dry_run_plans_every_stage(tmp_path):
     for rule in ("emg", "soc_connectivity", "soc_gains", "tables", "statistics", "findings"):
         assert rules.count(rule) == 1
     assert "axis_figure" not in rules  # no axis has more than one value but the seed
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "studies").glob("*.yaml")))
+def test_every_shipped_study_plans_its_figures(config, tmp_path):
+    project = make_project(tmp_path)
+    name = yaml.safe_load((project / "studies" / config).read_text())["study"]
+    outputs = [out for _, out in planned_jobs(project, "--configfile", f"studies/{config}")]
+    assert any(out.startswith(f"results/{name}/figures/") for out in outputs)
 
 
 def test_snakefmt_and_lint_are_clean():
@@ -116,7 +136,7 @@ def test_small_run_writes_every_contract_file(small_run):
     assert set(similarity["population"]) == set(study.POPULATIONS)
     assert set(similarity["metric"]) == {m.name for m in study.METRICS}
     assert set(similarity["component"]) == set(study.COMPONENTS)
-    assert set(similarity["validation"]) == set(study.VALIDATIONS)
+    assert set(similarity["validation"]) == set(TRAINING_VALIDATIONS)
     assert similarity["null_p"].between(0, 1).all()
     fit = pd.read_csv(out / "tables/fit.csv")
     assert list(fit.columns) == list(study.FIT_COLUMNS)
@@ -129,8 +149,49 @@ def test_small_run_writes_every_contract_file(small_run):
     assert set(paired["contrast"]) == {f"{a}-{b}" for a, b in study.CONTRASTS}
     page = (out / "tables/findings.html").read_text()
     assert "unobserved SOC neurons" in page
-    for name in ("model_outputs", "cca_spectra", "headline", "trajectories", "ground_truth/gt~7"):
+
+    # Mechanism: every model and the SOC, every measure, per run; the DSA rows per population.
+    dyn = pd.read_csv(out / "tables/dynamics.csv")
+    assert list(dyn.columns) == list(study.DYNAMICS_COLUMNS)
+    per_condition = dyn[dyn["condition"].notna()]
+    assert set(per_condition["model"]) == {study.CEILING, *study.MODEL_NAMES}
+    counts = per_condition.groupby(["seed", "model"]).size()
+    assert (counts == n_cond * len(mechanism.MEASURE_NAMES)).all()
+    dsa_rows = dyn[dyn["condition"].isna()]
+    assert set(dsa_rows["measure"]) == {dynamics.DSA_PREFIX + p for p in study.POPULATIONS}
+    assert set(dsa_rows["model"]) == set(study.MODEL_NAMES)
+    tests = pd.read_csv(out / "tables/dynamics_tests.csv")
+    assert set(tests["contrast"]) == {f"{a}-{b}" for a, b in study.CONTRASTS}
+    assert "Do the models work like the SOC?" in (out / "tables/mechanism.html").read_text()
+    for name in (
+        "model_outputs",
+        "cca_spectra",
+        "headline",
+        "trajectories",
+        "mechanism",
+        "ground_truth/gt~7",
+    ):
         assert (out / f"figures/{name}.png").stat().st_size > 10_000
+
+
+def test_every_stored_model_reruns_bit_identically_from_its_weights(small_run):
+    out = results(small_run, SMALL)
+    stores = [p for p in sorted((out / "runs").rglob("*.zarr")) if p.stem in study.MODEL_NAMES]
+    assert len(stores) == 2 * len(study.MODEL_NAMES)  # two seeds, one fraction and gain
+    for path in stores:
+        data = store.read_dataset(path, ["rates", "output"])
+        attrs = store.read_attrs(path)
+        circuit = out / "ground_truth" / f"gt~{attrs['axes'][study.GROUND_TRUTH_SEED]}"
+        n_neurons = store.read_dataset(circuit / "soc.zarr", ["gains"])["gains"].shape[1]
+        fit = dynamics.load_model(path, n_neurons).fit
+        task, params = Task(**attrs["task"]), force.ForceParams(**attrs["params"])
+        emg = store.read_dataset(circuit / "emg.zarr", ["emg"])["emg"]
+        targets = task.with_rest(emg)[:, :, attrs["muscles"]]
+        rerun = force.evaluate_task(fit.network, task, fit.shared, targets, params)
+        np.testing.assert_array_equal(rerun.rates, data["rates"], err_msg=str(path))
+        np.testing.assert_array_equal(rerun.output, data["output"], err_msg=str(path))
+        assert rerun.splits[force.TRAIN].r2_clean == attrs["r2_clean"]
+        assert rerun.splits[force.TRAIN].r2_noisy == attrs["r2_noisy"]
 
 
 def test_a_second_run_does_nothing(small_run):
@@ -196,28 +257,42 @@ AGGREGATE_RULES = {
 
 
 def _script_imports(script: Path) -> set[str]:
-    """The hintforce modules a script names in its import statements."""
+    """The hintforce modules (dotted, relative to ``hintforce``) a script names in its import
+    statements."""
     names = set()
     for node in ast.walk(ast.parse(script.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module == "hintforce":
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hintforce."):
-            names.add(node.module.split(".")[1])
+            names.add(node.module.split(".", 1)[1])
     return names
 
 
 def _loaded_modules(imports: set[str]) -> set[str]:
-    """Every hintforce module Python loads when importing ``imports`` (fresh interpreter),
-    with the package's ``__init__``, which importing any of them runs."""
+    """Every hintforce module (dotted, relative to ``hintforce``; a package by its own name)
+    Python loads when importing ``imports`` (fresh interpreter), with the package's
+    ``__init__``, which importing any of them runs."""
     code = (
         "import sys, importlib\n"
         f"for name in {sorted(imports)!r}: importlib.import_module('hintforce.' + name)\n"
-        "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('hintforce.')))"
+        "print(' '.join(m.split('.', 1)[1] for m in sys.modules if m.startswith('hintforce.')))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     return {"__init__", *proc.stdout.split()}
+
+
+def _library_modules(lib: Path) -> dict[str, Path]:
+    """Every source file of the library by its module name as :func:`_loaded_modules` gives it
+    (``__init__`` for the library's own, ``similarity`` for ``similarity/__init__.py``)."""
+    modules = {}
+    for path in sorted(lib.rglob("*.py")):
+        parts = path.relative_to(lib).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts) or "__init__"] = path
+    return modules
 
 
 def _rules_and_scripts() -> dict[str, str]:
@@ -241,9 +316,7 @@ def test_editing_a_library_module_reruns_exactly_the_rules_whose_scripts_import_
         for rule, script in scripts.items()
         if rule in in_study
     }
-    modules = sorted(p.stem for p in (small_run / "src/hintforce").glob("*.py"))
-    for module in modules:
-        source = small_run / f"src/hintforce/{module}.py"
+    for module, source in _library_modules(small_run / "src/hintforce").items():
         original = source.read_text()
         source.write_text(original + "\n# an edit\n")
         try:
@@ -264,7 +337,8 @@ def test_editing_a_library_module_reruns_exactly_the_rules_whose_scripts_import_
         assert expected <= set(reasons), module
         for rule in set(reasons) - expected:
             assert all("Input files updated by another job" in r for r in reasons[rule]), rule
-            assert not any(f"{module}.py" in r for r in reasons[rule]), (module, rule)
+            edited = str(source.relative_to(small_run))
+            assert not any(edited in r for r in reasons[rule]), (module, rule)
 
 
 def test_a_sweep_over_every_axis_runs_end_to_end(sweep_run):
@@ -317,3 +391,46 @@ def test_the_sweep_cube_opens_in_xarray_with_one_dimension_per_axis(sweep_run):
 def test_studies_with_different_names_never_share_results(sweep_run, small_run):
     assert results(sweep_run, SWEEP) != results(small_run, SMALL)
     assert not (results(sweep_run, SMALL)).exists()
+
+
+def test_a_study_with_held_out_directions_and_a_rest_window_runs_end_to_end(generalisation_run):
+    config = yaml.safe_load((generalisation_run / GENERALISATION).read_text())
+    out = results(generalisation_run, GENERALISATION)
+    task = config["task"]
+    n_times, n_rest = config["ground_truth"]["emg"]["n_times"], round(task["rest_ms"] / 10.0)
+    held_out, training = [1, 3, 5, 7], [0, 2, 4, 6]  # interleaved: the odd directions
+
+    # Model stores: every direction, movement then rest, on a labelled time axis.
+    for model in study.MODEL_NAMES:
+        path = next((out / "runs").rglob(f"{model}.zarr"))
+        data = store.read_dataset(path, ["rates", "time_ms"])
+        assert data["rates"].shape[:2] == (8, n_times + n_rest), model
+        np.testing.assert_array_equal(data["time_ms"], 10.0 * np.arange(n_times + n_rest))
+        attrs = store.read_attrs(path)
+        assert attrs["training_directions"] == training and attrs["held_out_directions"] == held_out
+
+    # fit.csv: one row per model, start and set of directions.
+    fit = pd.read_csv(out / "tables/fit.csv")
+    assert set(fit["directions"]) == set(study.DIRECTION_SETS)
+    per_model = fit.groupby(["seed", "model", "start"])["directions"].agg(sorted)
+    assert all(v == sorted(study.DIRECTION_SETS) for v in per_model)
+
+    # similarity.csv: the held-out validation for every model, population, metric and k.
+    similarity = pd.read_csv(out / "tables/similarity.csv")
+    cells = ["model", "population", "metric", "k", "component"]
+    by_validation = {
+        v: set(map(tuple, rows[cells].drop_duplicates().values))
+        for v, rows in similarity.groupby("validation")
+    }
+    assert by_validation[study.HELD_OUT_DIRECTIONS] == by_validation["cross_validated"]
+
+    # paired_tests.csv: FFH against FF and each sham on held-out R^2 and held-out similarity.
+    paired = pd.read_csv(out / "tables/paired_tests.csv")
+    held = paired[paired["validation"] == study.HELD_OUT_DIRECTIONS]
+    assert set(held["contrast"]) == {f"{a}-{b}" for a, b in study.CONTRASTS}
+    assert {"r2", "cca"} <= set(held["metric"])
+
+    # The report: the generalisation figure and the findings' claim and answer.
+    assert (out / "figures/generalisation.png").stat().st_size > 0
+    findings = (out / "tables/findings.html").read_text()
+    assert "generali" in findings.lower()

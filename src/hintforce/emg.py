@@ -31,6 +31,7 @@ __all__ = [
     "angle_grid",
     "angle_kernel",
     "envelope",
+    "reach_angles",
     "sample_emg",
     "time_grid",
     "time_kernel",
@@ -146,9 +147,14 @@ def time_grid(params: EMGParams) -> np.ndarray:
     return params.dt_ms * np.arange(params.n_times, dtype=np.float64)
 
 
+def reach_angles(n_directions: int) -> np.ndarray:
+    """Reach angles 2 pi c / n_directions of directions c = 0, ..., n_directions - 1, rad."""
+    return 2.0 * np.pi * np.arange(n_directions, dtype=np.float64) / n_directions
+
+
 def angle_grid(params: EMGParams) -> np.ndarray:
-    """Reach angles 2 pi c / n_conditions, rad, shape (n_conditions,)."""
-    return 2.0 * np.pi * np.arange(params.n_conditions, dtype=np.float64) / params.n_conditions
+    """Reach angles of the EMG's conditions (:func:`reach_angles`), shape (n_conditions,)."""
+    return reach_angles(params.n_conditions)
 
 
 def time_kernel(time_ms: np.ndarray, length_ms: float) -> np.ndarray:

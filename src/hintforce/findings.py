@@ -5,7 +5,8 @@ for the headline comparison (similarity to the unobserved SOC neurons, cross-val
 canonical correlation at the largest k), on the condition-specific part of the activity and
 on the full activity; every number comes from ``summary.csv`` and ``paired_tests.csv``.
 :func:`findings_html` wraps them, the models that failed the fit gate and the two tables into
-the page the report shows first.
+the page the report shows first. :func:`mechanism_html` states, from ``dynamics_summary.csv``
+and ``dynamics_tests.csv``, how close each model's mechanism comes to the SOC's.
 """
 
 from __future__ import annotations
@@ -15,12 +16,22 @@ import math
 
 import pandas as pd
 
-from hintforce import study
+from hintforce import stats, study
 
-__all__ = ["HEADLINE", "contrast_sentences", "findings_html"]
+__all__ = [
+    "HEADLINE",
+    "MECHANISM_HEADLINE",
+    "contrast_sentences",
+    "findings_html",
+    "generalisation_sentences",
+    "mechanism_html",
+    "mechanism_sentences",
+]
 
 #: The row key of the headline comparison (besides k and component).
 HEADLINE = {"population": "unobserved", "metric": "cca", "validation": "cross_validated"}
+# The contrasted models as a contrast names them ("FFH − shuffled hints").
+_SHORT = {study.FF: "FF", study.FFH_SHUFFLED: "shuffled hints", study.FFH_MEAN: "mean hints"}
 _COMPONENT_WORDS = {
     "condition": "the condition-specific part of the activity",
     "full": "the full activity",
@@ -96,6 +107,87 @@ def contrast_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int) -> l
     return sentences
 
 
+def _fit_rows(table: pd.DataFrame, held_out: bool, start: str) -> pd.DataFrame:
+    """The output-R² rows of one start, on the held-out or on the training directions."""
+    rows = _select(table, metric=stats.FIT_METRIC, start=start)
+    on_held_out = rows["validation"] == study.HELD_OUT_DIRECTIONS
+    return rows[on_held_out if held_out else rows["validation"].isna()]
+
+
+def _contrast(row: pd.Series, unit: str) -> str:
+    """``+0.050, better in 5 of 5 seeds, paired t p = 0.01``."""
+    return (
+        f"{row['mean_difference']:+.3f}, better in {row['wins']} of {row['n']} {unit}, "
+        f"paired t p = {_p(row['ttest_p'])}"
+    )
+
+
+def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int) -> list[str]:
+    """The paper's generalisation claim and the measured answer, one sentence each (none when
+    the study holds no direction out).
+
+    The answer compares FFH with FF on the held-out directions' clean-start output R² (next to
+    both models' R² on the training directions) and with FF and each sham on the held-out
+    directions' condition-specific similarity to the unobserved SOC neurons (mean canonical
+    correlation at ``k``); every number comes from ``summary.csv`` and ``paired_tests.csv``.
+    """
+    n_over = paired["n_over"].iloc[0] if len(paired) else study.SEED
+    unit = "circuits" if n_over == study.GROUND_TRUTH_SEED else "seeds"
+    means = _first_cell(_select(summary, quantity="value"), n_over)
+    tests = _first_cell(paired, n_over)
+    held_fit = _fit_rows(means, True, study.STARTS[0]).set_index("model")["mean"]
+    if held_fit.empty:
+        return []
+    train_fit = _fit_rows(means, False, study.STARTS[0]).set_index("model")["mean"]
+    similarity = _select(
+        means,
+        population="unobserved",
+        metric="cca",
+        k=k,
+        component="condition",
+        validation=study.HELD_OUT_DIRECTIONS,
+    ).set_index("model")["mean"]
+    ffh, ff = study.FFH, study.FF
+    claim = (
+        "The study's paper (Salatiello & Giese 2020) reports that training with hints "
+        "significantly improves the networks' generalisation to reach directions they were not "
+        "trained on."
+    )
+    fit_test = _select(_fit_rows(tests, True, study.STARTS[0]), contrast=f"{ffh}-{ff}")
+    parts = [
+        f"Measured here: on the held-out directions FFH's clean-start output R² is "
+        f"{held_fit[ffh]:.3f} against FF's {held_fit[ff]:.3f} (training directions "
+        f"{train_fit[ffh]:.3f} and {train_fit[ff]:.3f})"
+    ]
+    if not fit_test.empty:
+        parts[0] += f", FFH − FF {_contrast(fit_test.iloc[0], unit)}"
+    if ffh in similarity:
+        others = [m for m in (ff, study.FFH_SHUFFLED, study.FFH_MEAN) if m in similarity]
+        against = ", ".join(f"{study.model(m).label} {similarity[m]:.3f}" for m in others)
+        text = (
+            f"its condition-specific similarity to the unobserved SOC neurons on the held-out "
+            f"directions (mean canonical correlation, k = {k}) is {similarity[ffh]:.3f} against "
+            f"{against}"
+        )
+        sim_tests = _select(
+            tests,
+            population="unobserved",
+            metric="cca",
+            k=k,
+            component="condition",
+            validation=study.HELD_OUT_DIRECTIONS,
+        )
+        contrasts = [
+            f"FFH − {_SHORT.get(m, m)} {_contrast(row.iloc[0], unit)}"
+            for m in others
+            if not (row := _select(sim_tests, contrast=f"{ffh}-{m}")).empty
+        ]
+        if contrasts:
+            text += f" ({'; '.join(contrasts)})"
+        parts.append(text)
+    return [claim, "; ".join(parts) + "."]
+
+
 def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame, k: int) -> str:
     """The report's answer page: the sentences, the fit gate's failures and both tables.
 
@@ -112,7 +204,8 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
         A self-contained HTML page.
     """
     sentences = contrast_sentences(summary, paired, k)
-    failed = fit[(fit["start"] == study.STARTS[0]) & ~fit["passes_fit_gate"].astype(bool)]
+    generalisation = generalisation_sentences(summary, paired, k)
+    failed = fit[stats.deciding_rows(fit) & ~fit["passes_fit_gate"].astype(bool)]
     if failed.empty:
         gate = "<p>Every model passed the fit gate (clean-start output R² above threshold).</p>"
     else:
@@ -126,6 +219,12 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
         "<html><head><meta charset='utf-8'><title>hintforce: the answer</title></head><body>",
         "<h2>Does FFH recover the unobserved neurons' dynamics?</h2>",
         *(f"<p>{html.escape(s)}</p>" for s in sentences),
+        *(
+            ["<h2>Does FFH generalise to reach directions it was not trained on?</h2>"]
+            if generalisation
+            else []
+        ),
+        *(f"<p>{html.escape(s)}</p>" for s in generalisation),
         "<h3>Fit gate</h3>",
         gate,
         "<h3>Headline rows of paired_tests.csv</h3>",
@@ -133,6 +232,75 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
         "<h3>Headline rows of summary.csv</h3>",
         headline.to_html(index=False, float_format=lambda v: f"{v:.4g}"),
         "<p>All rows: results/&lt;study&gt;/tables/summary.csv and paired_tests.csv.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+#: The mechanism measures the findings state (every measure is in the page's table).
+MECHANISM_HEADLINE = (
+    "return_to_rest",
+    "abscissa_rest",
+    "slow_modes_rest",
+    "amplification_peak",
+    "stable_fixed_points",
+    "dsa_unobserved",
+)
+
+
+def _first_dynamics_cell(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the first sweep cell of a dynamics table (every axis at its first value)."""
+    for name in study.AXIS_NAMES:
+        if name in table and table[name].notna().any():
+            table = table[table[name] == table[name].dropna().min()]
+    return table
+
+
+def _mechanism_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Model x measure: the mean over seeds (the SOC's column first) of the first cell."""
+    values = _first_dynamics_cell(summary[summary["quantity"] == "value"])
+    table = values.pivot_table(index="measure", columns="model", values="mean", sort=False)
+    models = [m for m in (study.CEILING, *study.MODEL_NAMES) if m in table.columns]
+    return table[models]
+
+
+def mechanism_sentences(summary: pd.DataFrame, tests: pd.DataFrame) -> list[str]:
+    """One sentence per measure of :data:`MECHANISM_HEADLINE`: the SOC's value, each model's,
+    and FFH's contrasts in distance to the SOC (first sweep cell)."""
+    table = _mechanism_table(summary)
+    tests = _first_dynamics_cell(tests)
+    sentences = []
+    for measure in (m for m in MECHANISM_HEADLINE if m in table.index):
+        row = table.loc[measure]
+        values = ", ".join(f"{m} {row[m]:.3g}" for m in row.index if math.isfinite(row[m]))
+        parts = []
+        for _, t in _select(tests, measure=measure).iterrows():
+            other = t["contrast"].split("-", 1)[1]
+            parts.append(
+                f"FFH is closer than {_SHORT.get(other, other)} in {int(t['wins'])} of "
+                f"{int(t['n'])} seeds (mean distance difference {t['mean_difference']:+.3g}, "
+                f"t-test p = {_p(t['ttest_p'])}, Holm p = {_p(t['holm_ttest_p'])})"
+            )
+        sentences.append(f"{measure}: {values}. " + "; ".join(parts) + ".")
+    return sentences
+
+
+def mechanism_html(summary: pd.DataFrame, tests: pd.DataFrame) -> str:
+    """The report's mechanism page: the sentences, the model x measure table next to the SOC's
+    values, and the contrasts on distance to the SOC (first sweep cell)."""
+    parts = [
+        "<html><head><meta charset='utf-8'><title>hintforce: mechanism</title></head><body>",
+        "<h2>Do the models work like the SOC?</h2>",
+        "<p>Each network runs freely past its trial; a model wins a contrast in a measure "
+        "when its value lies closer to the SOC's (dynamical similarity: when its distance to "
+        "the SOC is smaller).</p>",
+        *(f"<p>{html.escape(s)}</p>" for s in mechanism_sentences(summary, tests)),
+        "<h3>Mean over seeds per model (first sweep cell)</h3>",
+        _mechanism_table(summary).to_html(float_format=lambda v: f"{v:.4g}"),
+        "<h3>Contrasts on distance to the SOC</h3>",
+        _first_dynamics_cell(tests).to_html(index=False, float_format=lambda v: f"{v:.4g}"),
+        "<p>All rows: results/&lt;study&gt;/tables/dynamics_summary.csv and "
+        "dynamics_tests.csv.</p>",
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -14,20 +14,24 @@ Equations (DePasquale et al. 2018), Euler-integrated with ``a = dt / tau``:
   correlation matrix ``P`` (``P0 = I/alpha``, J starting at ``JD``) so that
   ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and ``W r ~ f_out``.
 
-A trial is ``prep_ms / dt_ms`` preparatory steps, during which the condition's one-hot input
-``f_in`` is on and every target is held at its first value, followed by the ``T`` movement steps
-of the target arrays (input off). Step ``s`` of a trial compares ``tanh(x_s)`` (``x_0`` = the
-initial state) with the targets of bin ``s - n_prep``. Targets are sampled at ``dt_ms``.
+The task (:mod:`hintforce.task`) decides what a trial is: ``n_prep`` preparatory steps,
+during which the direction's input vector ``f_in`` (:attr:`hintforce.task.Trials.inputs`, one-hot
+or the direction's angle) is on and every target is held at its first value, followed by the
+``T`` steps of the target arrays (the task's window: movement, then rest; input off). Step ``s``
+of a trial compares ``tanh(x_s)`` (``x_0`` = the initial state) with the targets of bin
+``s - n_prep``. Targets are sampled at ``dt_ms``. Networks are trained on the task's training
+directions only and evaluated on any directions, held-out ones included.
 
-The models of one run (:data:`hintforce.study.MODELS`) share one :class:`SharedDraws` draw (a paired
-comparison): ``train(f_out, shared, params)`` trains full-FORCE without hints,
-``train(f_out, shared.with_hint_units(observed), params, f_hint)`` with hints, and
-``fit_floor(f_out, shared, params)`` is the untrained network with a fitted readout. Hint weights
-are drawn for every SOC neuron and a hinted model uses the observed neurons' columns, so a larger
-observed set adds hint inputs without redrawing the others. The hinted models differ only in the
-hints (:func:`hint_targets`): the observed neurons' scaled rates, those of another condition (a
-fixed :func:`derangement` of the conditions) or their condition average.
-:func:`fit_model` dispatches on the model's entry in :mod:`hintforce.study`.
+The models of one run (:data:`hintforce.study.MODELS`) share one :class:`SharedDraws` draw (a
+paired comparison): ``train(f_out, trials, shared, params)`` trains full-FORCE without hints,
+``train(f_out, trials, shared.with_hint_units(observed), params, f_hint)`` with hints, and
+``fit_floor(f_out, trials, shared, params)`` is the untrained network with a fitted readout. Hint
+weights are drawn for every SOC neuron and a hinted model uses the observed neurons' columns, so
+a larger observed set adds hint inputs without redrawing the others. The hinted models differ
+only in the hints (:func:`hint_targets`): the observed neurons' scaled rates, those of another
+training direction (a fixed :func:`derangement` of the training directions) or their average
+over the training directions. :func:`fit_model` dispatches on the model's entry in
+:mod:`hintforce.study`; :func:`evaluate_task` runs a trained network on every direction.
 """
 
 from __future__ import annotations
@@ -40,10 +44,13 @@ import numpy as np
 from scipy.linalg.blas import daxpy, dgemv, dger, dsymv, dsyr
 
 from hintforce import study
+from hintforce._validate import check_integer
+from hintforce.task import Task, Trials
 
 __all__ = [
     "Evaluation",
     "Fit",
+    "TaskEvaluation",
     "ForceParams",
     "Network",
     "SharedDraws",
@@ -51,14 +58,17 @@ __all__ = [
     "derangement",
     "draw_shared",
     "evaluate",
+    "evaluate_task",
     "fit_floor",
     "fit_model",
     "hint_targets",
     "new_rls",
     "r_squared",
+    "restore",
     "rls_step",
     "scale_hints",
     "train",
+    "trajectory",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,10 +97,7 @@ class ForceParams:
     alpha : float
         RLS regulariser, ``P0 = I / alpha``.
     n_passes : int
-        Training passes over all conditions (random order each pass).
-    prep_ms : float
-        Preparatory period with the condition input on and targets held, ms; a positive
-        multiple of ``dt_ms``.
+        Training passes over the training directions (random order each pass).
     init_sd : float
         SD of the per-trial random initial states during training.
     noise_sd : float
@@ -109,7 +116,6 @@ class ForceParams:
     hint_gain: float = 0.3
     alpha: float = 1.0
     n_passes: int = 20
-    prep_ms: float = 200.0
     init_sd: float = 0.05
     noise_sd: float = 0.2
     n_noisy_starts: int = 5
@@ -135,13 +141,6 @@ class ForceParams:
         )
         need(np.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0")
         need(is_int(self.n_passes) and self.n_passes >= 1, "n_passes", "an integer >= 1")
-        need(np.isfinite(self.prep_ms) and self.prep_ms > 0, "prep_ms", "a finite number > 0")
-        steps = self.prep_ms / self.dt_ms
-        need(
-            abs(steps - round(steps)) < 1e-9 * max(1.0, steps),
-            "prep_ms",
-            f"a multiple of dt_ms={self.dt_ms}",
-        )
         need(np.isfinite(self.init_sd) and self.init_sd >= 0, "init_sd", "a finite number >= 0")
         need(np.isfinite(self.noise_sd) and self.noise_sd >= 0, "noise_sd", "a finite number >= 0")
         need(
@@ -156,11 +155,6 @@ class ForceParams:
         )
 
     @property
-    def n_prep(self) -> int:
-        """Number of preparatory steps, ``prep_ms / dt_ms``."""
-        return round(self.prep_ms / self.dt_ms)
-
-    @property
     def leak(self) -> float:
         """Euler factor ``a = dt / tau``."""
         return self.dt_ms / self.tau_ms
@@ -169,7 +163,7 @@ class ForceParams:
 @dataclass(frozen=True)
 class SharedDraws:
     """The random draws every model of one run shares (FF, the hinted models and the floor):
-    the teacher's connectivity and input weights, the initial states, the condition orders and
+    the teacher's connectivity and input weights, the initial states, the direction orders and
     the evaluation noise, so that the models differ only in what they are trained on.
 
     Attributes
@@ -177,21 +171,27 @@ class SharedDraws:
     J_D : ndarray, shape (N, N)
         Teacher connectivity, ``N(0, g^2 / N)``; also the task network's initial (and the
         floor's final) recurrent weights.
-    u_in : ndarray, shape (N, C)
-        Condition-input weights, ``U(-1, 1)``.
+    u_in : ndarray, shape (N, D)
+        Input weights of the D input channels (:attr:`hintforce.task.Task.n_channels`),
+        ``U(-1, 1)``.
     u_out : ndarray, shape (N, M)
         Output-feedback weights of the teacher, ``U(-1, 1)``.
     u_hint : ndarray, shape (N, K)
         Hint weights of the teacher, ``hint_gain * U(-1, 1)``, one column per hint unit; K may
         be 0 (no hints). :func:`draw_shared` draws a column for every SOC neuron and
         :meth:`with_hint_units` keeps the observed neurons' columns.
-    init_states : ndarray, shape (n_passes, C, N)
-        Initial state of trial (pass p, condition c) for teacher and task network alike,
-        ``N(0, init_sd^2)``.
-    order : ndarray of int, shape (n_passes, C)
-        Condition order of each training pass (each row a permutation of ``range(C)``).
+    init_states : ndarray, shape (n_passes, C_train, N)
+        Initial state of training trial (pass p, training direction i) for teacher and task
+        network alike, ``N(0, init_sd^2)``; i indexes the task's training directions in order.
+    order : ndarray of int, shape (n_passes, C_train)
+        Order of the training directions in each pass (each row a permutation of
+        ``range(C_train)``).
     eval_noise : ndarray, shape (n_noisy_starts, C, N)
-        Initial states of the evaluation's noisy starts, ``N(0, noise_sd^2)``.
+        Initial states of the evaluation's noisy starts of every direction (training and
+        held-out), ``N(0, noise_sd^2)``.
+    training : ndarray of int, shape (C_train,)
+        The task's training directions the draw was made for (not random: the directions
+        training must use).
     """
 
     J_D: np.ndarray
@@ -201,9 +201,19 @@ class SharedDraws:
     init_states: np.ndarray
     order: np.ndarray
     eval_noise: np.ndarray
+    training: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("J_D", "u_in", "u_out", "u_hint", "init_states", "order", "eval_noise"):
+        for name in (
+            "J_D",
+            "u_in",
+            "u_out",
+            "u_hint",
+            "init_states",
+            "order",
+            "eval_noise",
+            "training",
+        ):
             arr = np.array(getattr(self, name), copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -213,7 +223,18 @@ class SharedDraws:
         return self.J_D.shape[0]
 
     @property
-    def n_conditions(self) -> int:
+    def n_training(self) -> int:
+        """Training directions C_train."""
+        return self.training.size
+
+    @property
+    def n_directions(self) -> int:
+        """Directions C of the task (training and held-out)."""
+        return self.eval_noise.shape[1]
+
+    @property
+    def n_channels(self) -> int:
+        """Input channels D."""
         return self.u_in.shape[1]
 
     @property
@@ -368,7 +389,7 @@ def _trial_targets(f: np.ndarray, n_prep: int) -> np.ndarray:
 
 
 def draw_shared(
-    n_conditions: int,
+    task: Task,
     n_out: int,
     n_hint: int,
     params: ForceParams,
@@ -380,15 +401,18 @@ def draw_shared(
     J_D, u_in, u_out, u_hint, init_states, order, eval_noise), so no draw depends on another
     quantity's size: in particular J_D, u_in, u_out, the initial states, orders and evaluation
     noise are identical whatever ``n_hint`` is (the draws of the models without hints do not
-    depend on whether hints exist), and J_D does not depend on the number of conditions or
-    outputs either. The hint weights are drawn unit by unit (``u_hint[:, k]`` is the k-th block
-    of N draws), so a hint unit's weights do not depend on how many hint units there are, and
-    they scale with ``hint_gain`` without being redrawn.
+    depend on whether hints exist), and J_D does not depend on the task or the number of
+    outputs either. ``u_in`` has one column per input channel of the task's encoding (for a
+    one-hot input one per direction); an angle input draws its three columns from the same
+    stream, so no other draw depends on the encoding. The hint weights are drawn unit by unit
+    (``u_hint[:, k]`` is the k-th block of N draws), so a hint unit's weights do not depend on
+    how many hint units there are, and they scale with ``hint_gain`` without being redrawn.
 
     Parameters
     ----------
-    n_conditions : int
-        Conditions C (one-hot inputs).
+    task : Task
+        Gives the training directions (initial states and orders), the directions (evaluation
+        noise) and the input channels (``u_in``).
     n_out : int
         Trained outputs M (observed muscles).
     n_hint : int
@@ -402,29 +426,38 @@ def draw_shared(
     -------
     SharedDraws
     """
-    for name, value, low in (("n_conditions", n_conditions, 1), ("n_out", n_out, 1)):
-        if int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value}")
+    if int(n_out) != n_out or n_out < 1:
+        raise ValueError(f"n_out must be an integer >= 1, got {n_out}")
     if int(n_hint) != n_hint or n_hint < 0:
         raise ValueError(f"n_hint must be an integer >= 0, got {n_hint}")
     n = params.n_units
+    n_train = task.training.size
     g_jd, g_in, g_out, g_hint, g_init, g_order, g_noise = rng.spawn(7)
     return SharedDraws(
         J_D=g_jd.normal(0.0, params.g / np.sqrt(n), size=(n, n)),
-        u_in=g_in.uniform(-1.0, 1.0, size=(n, n_conditions)),
+        u_in=g_in.uniform(-1.0, 1.0, size=(n, task.n_channels)),
         u_out=g_out.uniform(-1.0, 1.0, size=(n, n_out)),
         u_hint=params.hint_gain * g_hint.uniform(-1.0, 1.0, size=(n_hint, n)).T,
-        init_states=g_init.normal(0.0, params.init_sd, size=(params.n_passes, n_conditions, n)),
-        order=np.stack([g_order.permutation(n_conditions) for _ in range(params.n_passes)]),
+        init_states=g_init.normal(0.0, params.init_sd, size=(params.n_passes, n_train, n)),
+        order=np.stack([g_order.permutation(n_train) for _ in range(params.n_passes)]),
         eval_noise=g_noise.normal(
-            0.0, params.noise_sd, size=(params.n_noisy_starts, n_conditions, n)
+            0.0, params.noise_sd, size=(params.n_noisy_starts, task.n_directions, n)
         ),
+        training=task.training,
     )
 
 
 def _check_inputs(
-    f_out: np.ndarray, shared: SharedDraws, params: ForceParams, f_hint: np.ndarray | None = None
+    f_out: np.ndarray,
+    trials: Trials,
+    shared: SharedDraws,
+    params: ForceParams,
+    f_hint: np.ndarray | None = None,
+    *,
+    training: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``f_out`` (and ``f_hint``) as float64, checked against the trials, the shared draw and
+    the parameters; ``training`` trials must be the training directions of the draw."""
     f_out = np.asarray(f_out, dtype=np.float64)
     if f_out.ndim != 3:
         raise ValueError(f"f_out must have shape (C, T, M), got shape {f_out.shape}")
@@ -439,21 +472,35 @@ def _check_inputs(
             f"shared.J_D has shape {shared.J_D.shape}, but params.n_units={n}: draw the shared "
             "quantities with the same params"
         )
-    if shared.n_conditions != n_cond:
+    if trials.size != n_cond:
+        raise ValueError(f"f_out has {n_cond} directions but the trials have {trials.size}")
+    if trials.inputs.shape != (n_cond, shared.n_channels):
         raise ValueError(
-            f"f_out has {n_cond} conditions but shared was drawn for {shared.n_conditions}"
+            f"the trials' inputs have shape {trials.inputs.shape}, expected "
+            f"{(n_cond, shared.n_channels)} (trials, input channels of the shared draw)"
+        )
+    directions = trials.directions
+    if directions.size and (directions.min() < 0 or directions.max() >= shared.n_directions):
+        raise ValueError(
+            f"trial directions must lie in range({shared.n_directions}), got {directions}"
+        )
+    if training and not np.array_equal(directions, shared.training):
+        raise ValueError(
+            f"training trials must be the {shared.n_training} training directions "
+            f"{shared.training.tolist()} the shared draw was made for, got {directions.tolist()}"
         )
     if shared.n_out != n_out:
         raise ValueError(f"f_out has {n_out} outputs but shared was drawn for {shared.n_out}")
-    if shared.init_states.shape != (params.n_passes, n_cond, n):
+    if shared.init_states.shape != (params.n_passes, shared.n_training, n):
         raise ValueError(
             f"shared.init_states has shape {shared.init_states.shape}, expected "
-            f"{(params.n_passes, n_cond, n)} (n_passes, C, N) from params"
+            f"{(params.n_passes, shared.n_training, n)} (n_passes, C_train, N) from params"
         )
-    if shared.eval_noise.shape != (params.n_noisy_starts, n_cond, n):
+    if shared.eval_noise.shape != (params.n_noisy_starts, shared.n_directions, n):
         raise ValueError(
             f"shared.eval_noise has shape {shared.eval_noise.shape}, expected "
-            f"{(params.n_noisy_starts, n_cond, n)} (n_noisy_starts, C, N) from params"
+            f"{(params.n_noisy_starts, shared.n_directions, n)} (n_noisy_starts, C, N) from "
+            "params"
         )
     if f_hint is None:
         return f_out, None
@@ -581,12 +628,14 @@ def _rls_pass(
     inv_corr: np.ndarray,
     A: np.ndarray,
     targets: np.ndarray,
+    drive: np.ndarray,
     shared: SharedDraws,
     params: ForceParams,
+    n_prep: int,
 ) -> tuple[float, float]:
-    """Pass ``p`` of :func:`train` over every condition, updating ``inv_corr`` and ``A`` in
-    place; returns the summed squared a-priori errors of the outputs and of the recurrent
-    targets.
+    """Pass ``p`` of :func:`train` over every training direction, updating ``inv_corr`` and
+    ``A`` in place; returns the summed squared a-priori errors of the outputs and of the
+    recurrent targets. ``drive`` (C_train, N) is each direction's input ``u_in f_in``.
 
     This is the hot loop (N^2 work per step, in BLAS calls on preallocated buffers), kept as one
     loop so that nothing allocates or dispatches per step; it is therefore longer than the
@@ -594,11 +643,10 @@ def _rls_pass(
     """
     n = params.n_units
     n_steps = targets.shape[1]
-    n_prep = params.n_prep
     a = params.leak
     decay = 1.0 - a
     J_D_T = np.array(shared.J_D, order="C").T  # Fortran-ordered J_D^T: BLAS gemv with trans
-    a_u_in = a * np.ascontiguousarray(shared.u_in.T)  # (C, N): a * u_in f_in during prep
+    a_u_in = a * drive  # (C_train, N): a * u_in f_in during prep
     A_T = A.T
     x, xD, r, rD, k = (np.empty(n) for _ in range(5))
     y = np.empty(targets.shape[2])  # A r = [J r ; W r]
@@ -665,27 +713,38 @@ def _check_weights(A: np.ndarray, params: ForceParams, p: int, condition: int, s
         )
 
 
+def _drive(trials: Trials, shared: SharedDraws) -> np.ndarray:
+    """Each trial's input ``u_in f_in`` during the preparatory period, shape (B, N)."""
+    return trials.inputs @ shared.u_in.T
+
+
 def train(
     f_out: np.ndarray,
+    trials: Trials,
     shared: SharedDraws,
     params: ForceParams,
     f_hint: np.ndarray | None = None,
 ) -> Network:
     """Train a task network with full-FORCE (FF), or with hints (FFH) if ``f_hint`` is given.
 
-    For every trial (pass p, condition ``shared.order[p, i]``) teacher and task network start
-    from ``shared.init_states[p, c]``; on every step J and W (sharing one inverse correlation
-    matrix) are updated by :func:`rls_step` towards
-    ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and ``W r ~ f_out``.
+    For every trial (pass p, training direction ``i = shared.order[p, j]``) teacher and task
+    network start from ``shared.init_states[p, i]`` and receive the direction's input during
+    the preparatory period; on every step J and W (sharing one inverse correlation matrix) are
+    updated by :func:`rls_step` towards ``J r ~ JD rD + u_out f_out (+ u_hint f_hint)`` and
+    ``W r ~ f_out``.
 
     Parameters
     ----------
-    f_out : ndarray, shape (C, T, M)
-        Output targets on the ``dt_ms`` grid over the movement window (observed EMG).
+    f_out : ndarray, shape (C_train, T, M)
+        Output targets on the ``dt_ms`` grid over the task's window (observed EMG), one row per
+        training direction in the order of ``trials``.
+    trials : Trials
+        The training directions (:meth:`hintforce.task.Task.trials` of the task's training
+        directions): their inputs and the preparatory steps.
     shared : SharedDraws
-        The run's shared draws (:func:`draw_shared` with the same ``params``).
+        The run's shared draws (:func:`draw_shared` with the same ``params`` and task).
     params : ForceParams
-    f_hint : ndarray, shape (C, T, K), optional
+    f_hint : ndarray, shape (C_train, T, K), optional
         Hint targets (:func:`scale_hints` of observed rates). None trains FF.
 
     Returns
@@ -700,26 +759,28 @@ def train(
     ValueError
         On inconsistent shapes or non-finite targets.
     """
-    f_out, f_hint = _check_inputs(f_out, shared, params, f_hint)
+    f_out, f_hint = _check_inputs(f_out, trials, shared, params, f_hint, training=True)
     n_cond, n_time, n_out = f_out.shape
     n = params.n_units
-    n_steps = params.n_prep + n_time
-    targets = _rls_targets(f_out, f_hint, shared, params.n_prep)
+    n_prep = trials.n_prep
+    n_steps = n_prep + n_time
+    targets = _rls_targets(f_out, f_hint, shared, n_prep)
+    drive = _drive(trials, shared)
     inv_corr, A = new_rls(n, np.concatenate([shared.J_D, np.zeros((n_out, n))]), params.alpha)
     kind = "FF" if f_hint is None else f"FFH ({f_hint.shape[2]} hints)"
     logger.info(
-        "full-FORCE %s: N=%d, %d conditions x %d steps (%d prep), %d outputs, %d passes",
+        "full-FORCE %s: N=%d, %d directions x %d steps (%d prep), %d outputs, %d passes",
         kind,
         n,
         n_cond,
         n_steps,
-        params.n_prep,
+        n_prep,
         n_out,
         params.n_passes,
     )
     output_mse = np.zeros(params.n_passes)
     for p in range(params.n_passes):
-        sse_out, sse_rec = _rls_pass(p, inv_corr, A, targets, shared, params)
+        sse_out, sse_rec = _rls_pass(p, inv_corr, A, targets, drive, shared, params, n_prep)
         output_mse[p] = sse_out / (n_cond * n_steps * n_out)
         logger.info(
             "full-FORCE %s pass %d/%d: output MSE %.4g, recurrent MSE %.4g",
@@ -738,24 +799,28 @@ def train(
 
 def _free_run(
     J: np.ndarray,
-    u_in: np.ndarray,
+    drive: np.ndarray,
     x0: np.ndarray,
-    conditions: np.ndarray,
+    n_prep: int,
     n_time: int,
     params: ForceParams,
+    states: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run the task network freely (no learning) over whole trials.
 
     Parameters
     ----------
     J : ndarray, shape (N, N)
-    u_in : ndarray, shape (N, C)
+    drive : ndarray, shape (B, N)
+        Input ``u_in f_in`` of each run during the preparatory period.
     x0 : ndarray, shape (B, N)
         Initial states of B independent runs.
-    conditions : ndarray of int, shape (B,)
-        Condition (input) of each run.
+    n_prep : int
+        Preparatory steps.
     n_time : int
-        Movement bins T.
+        Bins T of the window after them.
+    states : ndarray, shape (B, n_prep + T, N), optional
+        Filled with the state ``x_s`` of every step (``rates[:, s] = tanh(states[:, s])``).
 
     Returns
     -------
@@ -763,12 +828,13 @@ def _free_run(
         Rates ``tanh(x_s)`` of every step of the trial.
     """
     a = params.leak
-    n_prep = params.n_prep
-    inp = a * u_in.T[conditions]  # (B, N)
+    inp = a * drive  # (B, N)
     x = np.array(x0, dtype=np.float64, copy=True)
     rates = np.empty((x.shape[0], n_prep + n_time, x.shape[1]))
     JT = np.ascontiguousarray(J.T)
     for s in range(n_prep + n_time):
+        if states is not None:
+            states[:, s] = x
         r = np.tanh(x, out=rates[:, s])
         x *= 1.0 - a
         x += a * (r @ JT)
@@ -783,17 +849,58 @@ def _free_run(
     return rates
 
 
-def fit_floor(f_out: np.ndarray, shared: SharedDraws, params: ForceParams) -> Network:
-    """The floor: the untrained task network (J = JD) with a least-squares readout.
+def trajectory(
+    net: Network, trials: Trials, shared: SharedDraws, n_steps: int, params: ForceParams
+) -> np.ndarray:
+    """States of a task network run freely from the clean start ``x = 0``: the preparatory
+    period (input on), then ``n_steps`` steps with the input off (the window and beyond).
 
-    The untrained network is run freely over the same training trials as :func:`train`
-    (every pass and condition, from ``shared.init_states``, targets held during prep) and
-    ``W = F^T R (R^T R + alpha I)^-1`` is fitted on its rates R: exactly what the RLS readout
-    of :func:`train` would converge to if J were not learned.
+    The rates ``tanh`` of the states over the window are bit-identical to
+    :attr:`Evaluation.rates` (one code path).
 
     Parameters
     ----------
-    f_out : ndarray, shape (C, T, M)
+    net : Network
+    trials : Trials
+    shared : SharedDraws
+        Gives the input weights (the draw the network was trained with).
+    n_steps : int
+        Steps after the preparatory period, >= 1.
+    params : ForceParams
+
+    Returns
+    -------
+    ndarray, shape (B, n_prep + n_steps, N)
+        The state ``x_s`` of every step.
+    """
+    check_integer("n_steps", n_steps)
+    n = params.n_units
+    if net.J.shape != (n, n) or shared.n_units != n:
+        raise ValueError(
+            f"network J {net.J.shape} and shared draw ({shared.n_units} units) must have "
+            f"params.n_units={n}"
+        )
+    states = np.empty((trials.size, trials.n_prep + n_steps, n))
+    x0 = np.zeros((trials.size, n))
+    _free_run(net.J, _drive(trials, shared), x0, trials.n_prep, n_steps, params, states)
+    return states
+
+
+def fit_floor(
+    f_out: np.ndarray, trials: Trials, shared: SharedDraws, params: ForceParams
+) -> Network:
+    """The floor: the untrained task network (J = JD) with a least-squares readout.
+
+    The untrained network is run freely over the same training trials as :func:`train`
+    (every pass and training direction, from ``shared.init_states``, targets held during prep)
+    and ``W = F^T R (R^T R + alpha I)^-1`` is fitted on its rates R: exactly what the RLS
+    readout of :func:`train` would converge to if J were not learned.
+
+    Parameters
+    ----------
+    f_out : ndarray, shape (C_train, T, M)
+    trials : Trials
+        The training directions, as for :func:`train`.
     shared : SharedDraws
     params : ForceParams
 
@@ -802,14 +909,15 @@ def fit_floor(f_out: np.ndarray, shared: SharedDraws, params: ForceParams) -> Ne
     Network
         ``J = JD``; ``output_mse`` holds the fit residual (one value).
     """
-    f_out, _ = _check_inputs(f_out, shared, params)
+    f_out, _ = _check_inputs(f_out, trials, shared, params, training=True)
     n_cond, n_time, n_out = f_out.shape
     n = params.n_units
     conditions = np.tile(np.arange(n_cond), params.n_passes)
+    drive = _drive(trials, shared)[conditions]
     rates = _free_run(
-        shared.J_D, shared.u_in, shared.init_states.reshape(-1, n), conditions, n_time, params
+        shared.J_D, drive, shared.init_states.reshape(-1, n), trials.n_prep, n_time, params
     )
-    fo = _trial_targets(f_out, params.n_prep)[conditions]  # (B, S, M)
+    fo = _trial_targets(f_out, trials.n_prep)[conditions]  # (B, S, M)
     R = rates.reshape(-1, n)
     F = fo.reshape(-1, n_out)
     gram = R.T @ R
@@ -821,27 +929,29 @@ def fit_floor(f_out: np.ndarray, shared: SharedDraws, params: ForceParams) -> Ne
 
 
 def evaluate(
-    net: Network, shared: SharedDraws, f_out: np.ndarray, params: ForceParams
+    net: Network, trials: Trials, shared: SharedDraws, f_out: np.ndarray, params: ForceParams
 ) -> Evaluation:
     """Run a task network freely from a clean start and from noisy starts; score its output.
 
-    The clean start is ``x = 0``; noisy start i of condition c is
-    ``shared.eval_noise[i, c]`` (SD ``noise_sd``). The condition input is on during the
-    preparatory period as in training; output and rates are taken over the movement window.
+    The clean start is ``x = 0``; noisy start i of direction c is ``shared.eval_noise[i, c]``
+    (SD ``noise_sd``). The direction's input is on during the preparatory period as in
+    training; output and rates are taken over the window after it.
 
     Parameters
     ----------
     net : Network
+    trials : Trials
+        The directions to run (training or held-out ones).
     shared : SharedDraws
-    f_out : ndarray, shape (C, T, M)
-        Target outputs (observed EMG) over the movement window.
+    f_out : ndarray, shape (B, T, M)
+        Target outputs (observed EMG) over the window, one row per trial.
     params : ForceParams
 
     Returns
     -------
     Evaluation
     """
-    f_out, _ = _check_inputs(f_out, shared, params)
+    f_out, _ = _check_inputs(f_out, trials, shared, params)
     n_cond, n_time, n_out = f_out.shape
     n = params.n_units
     if net.J.shape != (n, n) or net.W.shape != (n_out, n):
@@ -850,9 +960,10 @@ def evaluate(
             f"({n_out}, {n})"
         )
     n_starts = params.n_noisy_starts
-    x0 = np.concatenate([np.zeros((n_cond, n)), shared.eval_noise.reshape(-1, n)])
-    conditions = np.tile(np.arange(n_cond), 1 + n_starts)
-    rates = _free_run(net.J, shared.u_in, x0, conditions, n_time, params)[:, params.n_prep :]
+    noise = shared.eval_noise[:, trials.directions]
+    x0 = np.concatenate([np.zeros((n_cond, n)), noise.reshape(-1, n)])
+    drive = _drive(trials, shared)[np.tile(np.arange(n_cond), 1 + n_starts)]
+    rates = _free_run(net.J, drive, x0, trials.n_prep, n_time, params)[:, trials.n_prep :]
     output = rates @ net.W.T  # (B, T, M)
     rates = rates.reshape(1 + n_starts, n_cond, n_time, n)
     output = output.reshape(1 + n_starts, n_cond, n_time, n_out)
@@ -864,8 +975,95 @@ def evaluate(
         rates=np.ascontiguousarray(rates[0]),
         output=np.ascontiguousarray(output[0]),
     )
-    logger.info("evaluation: R^2 clean %.4f, noisy %.4f", result.r2_clean, result.r2_noisy)
+    logger.info(
+        "evaluation of %d directions: R^2 clean %.4f, noisy %.4f",
+        n_cond,
+        result.r2_clean,
+        result.r2_noisy,
+    )
     return result
+
+
+@dataclass(frozen=True)
+class TaskEvaluation:
+    """A trained network run on every direction of its task (:func:`evaluate_task`).
+
+    Attributes
+    ----------
+    splits : dict of str to Evaluation
+        ``"train"``: the training directions; ``"held_out"``: the held-out directions, present
+        only when the task holds some out. Each scores its own directions' output.
+    rates : ndarray, shape (C, T, N)
+        Clean-start rates of every direction (in direction order) over the window.
+    output : ndarray, shape (C, T, M)
+        Clean-start output of every direction over the window.
+    """
+
+    splits: dict[str, Evaluation]
+    rates: np.ndarray
+    output: np.ndarray
+
+
+#: Names of the two sets of directions of :attr:`TaskEvaluation.splits`.
+TRAIN, HELD_OUT = "train", "held_out"
+
+
+def _check_grid(task: Task, params: ForceParams) -> None:
+    """Refuse a task whose bins are not the networks' time step."""
+    if task.bin_ms != params.dt_ms:
+        raise ValueError(
+            f"the task's bin width {task.bin_ms:g} ms must equal the networks' dt_ms "
+            f"{params.dt_ms:g} ms"
+        )
+
+
+def evaluate_task(
+    net: Network, task: Task, shared: SharedDraws, f_out: np.ndarray, params: ForceParams
+) -> TaskEvaluation:
+    """Run a trained network on the task's training and held-out directions (:func:`evaluate`).
+
+    Parameters
+    ----------
+    net : Network
+    task : Task
+    shared : SharedDraws
+    f_out : ndarray, shape (C, T, M)
+        Target outputs of every direction over the task's window.
+    params : ForceParams
+
+    Returns
+    -------
+    TaskEvaluation
+    """
+    _check_grid(task, params)
+    f_out = np.asarray(f_out, dtype=np.float64)
+    if f_out.ndim != 3 or f_out.shape[0] != task.n_directions:
+        raise ValueError(
+            f"f_out must have shape ({task.n_directions}, T, M): every direction of the task, "
+            f"got shape {f_out.shape}"
+        )
+    sets = {TRAIN: task.training, HELD_OUT: task.held_out}
+    splits = {
+        # every direction training: f_out itself, not a copy (R^2 sums in its memory order)
+        name: evaluate(
+            net,
+            task.trials(directions),
+            shared,
+            f_out if directions.size == task.n_directions else f_out[directions],
+            params,
+        )
+        for name, directions in sets.items()
+        if directions.size
+    }
+    if len(splits) == 1:  # every direction trains: the training evaluation is the whole task
+        ev = splits[TRAIN]
+        return TaskEvaluation(splits, ev.rates, ev.output)
+    rates = np.empty((task.n_directions, *splits[TRAIN].rates.shape[1:]))
+    output = np.empty((task.n_directions, *splits[TRAIN].output.shape[1:]))
+    for name, ev in splits.items():
+        rates[sets[name]] = ev.rates
+        output[sets[name]] = ev.output
+    return TaskEvaluation(splits, rates, output)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -939,57 +1137,67 @@ def hint_targets(
 
 @dataclass(frozen=True)
 class Fit:
-    """One model of one run, fitted and evaluated (:func:`fit_model`).
+    """One model of one run, fitted (:func:`fit_model`).
 
     Attributes
     ----------
     network : Network
-    evaluation : Evaluation
-    derangement : ndarray of int64, shape (C,), or None
-        For shuffled hints, the derangement used: condition c's teacher received the hints of
-        condition ``derangement[c]``. None for the other models.
+    shared : SharedDraws
+        The draw it was trained with (for a hinted model, with the hint weights of its hint
+        units): what :func:`evaluate` and :func:`evaluate_task` run it with.
+    derangement : ndarray of int64, shape (C_train,), or None
+        For shuffled hints, the derangement used: training direction i's teacher received the
+        hints of training direction ``derangement[i]`` (indices into the training directions).
+        None for the other models.
     """
 
     network: Network
-    evaluation: Evaluation
+    shared: SharedDraws
     derangement: np.ndarray | None = None
 
 
 def fit_model(
     model: str,
+    task: Task,
     f_out: np.ndarray,
-    soc_rates: np.ndarray,
     params: ForceParams,
     rng: np.random.Generator,
     *,
-    observed: np.ndarray | None = None,
+    hints: np.ndarray | None = None,
+    hint_units: np.ndarray | None = None,
+    n_neurons: int = 0,
     sham_rng: np.random.Generator | None = None,
 ) -> Fit:
-    """Fit and evaluate one of the study's models for one run.
+    """Fit one of the study's models for one run, on the task's training directions only.
 
     Every model of a run calls this with a generator built from the run's seed, so all share
     ``J_D``, the input and output couplings, the hint weights and every initial state (a
     paired comparison). The draw holds hint weights for every SOC neuron; a hinted model's
-    teacher uses the observed neurons' columns and receives :func:`hint_targets` of
-    ``scale_hints(soc_rates[:, :, observed])`` of the model's kind, so the hinted models differ
-    only in the information their hints carry. Models without hints ignore the rates (their
-    draws do not depend on the number of SOC neurons or on which are observed).
+    teacher uses the columns of its hint units and receives :func:`hint_targets` of
+    ``scale_hints(hints)`` of the model's kind, so the hinted models differ only in the
+    information their hints carry. Models without hints need no rates (their draws do not
+    depend on the number of SOC neurons or on which are observed).
 
     Parameters
     ----------
     model : str
         One of :data:`hintforce.study.MODEL_NAMES`; dispatched on its
         :attr:`~hintforce.study.Model.hints` and :attr:`~hintforce.study.Model.trained`.
-    f_out : ndarray, shape (C, T, M)
-        Observed muscles' EMG on the network's time grid (the targets).
-    soc_rates : ndarray, shape (C, T, N_soc)
-        Rates of ALL SOC neurons, Hz.
+    task : Task
+        Its training directions are the ones trained; its input encoding reaches the network.
+    f_out : ndarray, shape (C_train, T, M)
+        Observed muscles' EMG of the training directions over the task's window, on the
+        network's time grid (the targets).
     params : ForceParams
     rng : numpy.random.Generator
         The run's training generator (see :func:`draw_shared`).
-    observed : array of int, shape (K,), optional
-        Indices of the observed SOC neurons (sorted); required for hinted models, unused by
-        the others.
+    hints : ndarray, shape (C_train, T, K), optional
+        Rates (Hz) of the K observed neurons in the training directions over the window;
+        required for hinted models, unused by the others.
+    hint_units : array of int, shape (K,), optional
+        Their indices among the SOC's ``n_neurons`` (which hint weights they receive).
+    n_neurons : int
+        SOC neurons: hint weights are drawn for each of them.
     sham_rng : numpy.random.Generator, optional
         The run's sham generator, source of the derangement of shuffled hints; required for
         them, untouched by the other models.
@@ -999,39 +1207,103 @@ def fit_model(
     Fit
     """
     spec = study.model(model)
+    _check_grid(task, params)
     f_out = np.asarray(f_out, dtype=np.float64)
-    soc_rates = np.asarray(soc_rates, dtype=np.float64)
-    if f_out.ndim != 3:
-        raise ValueError(f"f_out must have shape (C, T, M), got shape {f_out.shape}")
-    if soc_rates.ndim != 3 or soc_rates.shape[:2] != f_out.shape[:2]:
+    n_train = task.training.size
+    if f_out.ndim != 3 or f_out.shape[0] != n_train:
         raise ValueError(
-            f"soc_rates must have shape (C, T, N_soc) = ({f_out.shape[0]}, {f_out.shape[1]}, "
-            f"N_soc) like f_out, got shape {soc_rates.shape}"
+            f"f_out must have shape (C_train, T, M) with the task's {n_train} training "
+            f"directions, got shape {f_out.shape}"
         )
-    n_cond, _, n_out = f_out.shape
-    n_soc = soc_rates.shape[2]
-    if observed is not None:
-        observed = _check_units(observed, n_soc, "observed")
-    if spec.hinted and (observed is None or observed.size == 0):
-        raise ValueError(f"model {model!r} receives hints: give the observed neurons")
     if spec.hinted and not spec.trained:
         raise ValueError(f"model {model!r} is untrained: it cannot receive hints")
-
-    shared = draw_shared(n_cond, n_out, n_soc, params, rng)
+    if spec.hinted:
+        if hints is None or hint_units is None or np.size(hint_units) == 0:
+            raise ValueError(f"model {model!r} receives hints: give the observed neurons")
+        if (
+            isinstance(n_neurons, bool)
+            or not isinstance(n_neurons, int | np.integer)
+            or (n_neurons < 1)
+        ):
+            raise ValueError(
+                f"model {model!r} receives hints: n_neurons must be the SOC's number of "
+                f"neurons (an integer >= 1), got {n_neurons!r}"
+            )
+        hint_units = _check_units(hint_units, n_neurons, "hint_units")
+        hints = np.asarray(hints, dtype=np.float64)
+        if hints.shape != (*f_out.shape[:2], hint_units.size):
+            raise ValueError(
+                f"hints must have shape (C_train, T, K) = ({n_train}, {f_out.shape[1]}, "
+                f"{hint_units.size}) like f_out and hint_units, got shape {hints.shape}"
+            )
+    trials = task.trials(task.training)
+    shared = draw_shared(task, f_out.shape[2], n_neurons, params, rng)
     used = None
     if not spec.trained:
-        network = fit_floor(f_out, shared, params)
+        network = fit_floor(f_out, trials, shared, params)
     elif not spec.hinted:
-        network = train(f_out, shared, params)
+        network = train(f_out, trials, shared, params)
     else:
-        f_hint, used = hint_targets(spec.hints, scale_hints(soc_rates[:, :, observed]), sham_rng)
+        f_hint, used = hint_targets(spec.hints, scale_hints(hints), sham_rng)
         logger.info(
             "model %s: %s hints of %d of %d SOC neurons%s",
             model,
             spec.hints,
-            observed.size,
-            n_soc,
-            "" if used is None else f", conditions deranged as {used.tolist()}",
+            hint_units.size,
+            n_neurons,
+            "" if used is None else f", training directions deranged as {used.tolist()}",
         )
-        network = train(f_out, shared.with_hint_units(observed), params, f_hint)
-    return Fit(network, evaluate(network, shared, f_out, params), used)
+        shared = shared.with_hint_units(hint_units)
+        network = train(f_out, trials, shared, params, f_hint)
+    return Fit(network, shared, used)
+
+
+def restore(
+    model: str,
+    task: Task,
+    params: ForceParams,
+    rng: np.random.Generator,
+    network: Network,
+    *,
+    n_out: int,
+    n_neurons: int,
+    hint_units: np.ndarray | None = None,
+) -> Fit:
+    """A fitted model rebuilt from its stored weights: the run's shared draw is drawn again
+    from the run's training generator, as :func:`fit_model` drew it, so
+    :func:`evaluate_task` and :func:`trajectory` rerun the model bit-identically.
+
+    Parameters
+    ----------
+    model : str
+        One of :data:`hintforce.study.MODEL_NAMES`.
+    task : Task
+    params : ForceParams
+    rng : numpy.random.Generator
+        A fresh copy of the run's training generator.
+    network : Network
+        The stored weights ``J`` and ``W``.
+    n_out : int
+        Observed muscles.
+    n_neurons : int
+        SOC neurons (hint weights are drawn for each).
+    hint_units : array of int, optional
+        A hinted model's hint units (its observed neurons).
+
+    Returns
+    -------
+    Fit
+        Without the derangement (which the evaluation does not need).
+    """
+    shared = draw_shared(task, n_out, n_neurons, params, rng)
+    if study.model(model).hinted:
+        if hint_units is None:
+            raise ValueError(f"model {model!r} receives hints: give its hint units")
+        shared = shared.with_hint_units(hint_units)
+    n = params.n_units
+    if network.J.shape != (n, n) or network.W.shape != (n_out, n):
+        raise ValueError(
+            f"stored J {network.J.shape} and W {network.W.shape} do not match "
+            f"({n}, {n}) and ({n_out}, {n})"
+        )
+    return Fit(network, shared)

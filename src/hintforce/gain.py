@@ -38,6 +38,7 @@ __all__ = [
     "phi_derivative",
     "initial_state",
     "simulate",
+    "rates_with_rest",
     "loss_and_grad",
     "fit_gains",
 ]
@@ -346,6 +347,72 @@ def simulate(W, gains, x0, params: GainParams, n_steps: int):
         params.rmax_hz,
     )
     return np.ascontiguousarray(X.transpose(1, 0, 2))
+
+
+def rates_with_rest(W, gains, x0, rates, params: GainParams, n_rest: int):
+    """The SOC's rates over the movement window followed by ``n_rest`` bins past it.
+
+    The fitted network (``W``, ``gains``, ``x0``) is run on from its start by the same Euler
+    recursion as the fit, for the movement window and ``n_rest`` more bins of ``bin_ms``, and
+    sampled on the bin grid; the movement window keeps the fit's stored ``rates`` (which that
+    simulation reproduces: anything else means the store is inconsistent), the rest window
+    is the simulation's continuation.
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_neurons, n_neurons)
+    gains : ndarray, shape (n_conditions, n_neurons)
+    x0 : ndarray, shape (n_neurons,)
+        The fitted network (:class:`GroundTruth`).
+    rates : ndarray, shape (n_conditions, n_times, n_neurons)
+        Its rates over the movement window (:attr:`GroundTruth.rates`), Hz.
+    params : GainParams
+        The fit's parameters (its ``bin_ms`` is the rates' bin).
+    n_rest : int
+        Bins past the movement window, >= 0.
+
+    Returns
+    -------
+    ndarray, shape (n_conditions, n_times + n_rest, n_neurons)
+        Rates in Hz; ``rates`` itself when ``n_rest`` is 0.
+
+    Raises
+    ------
+    ValueError
+        If the simulation does not reproduce ``rates`` (to 1e-9 Hz relative to the largest).
+    """
+    check_integer("n_rest", n_rest, low=0)
+    rates = np.asarray(rates, dtype=float)
+    if n_rest == 0:
+        return rates
+    W = _check_connectivity(W)
+    n = W.shape[0]
+    gains = _check_gains(gains, n)
+    x0 = _check_x0(x0, n)
+    if rates.ndim != 3 or rates.shape[0] != gains.shape[0] or rates.shape[2] != n:
+        raise ValueError(
+            f"rates must have shape ({gains.shape[0]}, n_times, {n}) like the gains, got "
+            f"{rates.shape}"
+        )
+    n_times, stride = rates.shape[1], params.steps_per_bin
+    a = params.dt_ms / params.tau_ms
+    _, phi = _forward(
+        np.ascontiguousarray(a * W.T),
+        gains,
+        x0,
+        (n_times + n_rest - 1) * stride,
+        1.0 - a,
+        params.r0_hz,
+        params.rmax_hz,
+    )
+    window = params.r0_hz + phi[::stride].transpose(1, 0, 2)
+    scale = max(1.0, float(np.max(np.abs(rates))))
+    if not np.allclose(window[:, :n_times], rates, rtol=0.0, atol=1e-9 * scale):
+        raise ValueError(
+            "the stored rates are not those of the stored W, gains and x0 (largest difference "
+            f"{np.max(np.abs(window[:, :n_times] - rates)):.3g} Hz)"
+        )
+    return np.concatenate([rates, window[:, n_times:]], axis=1)
 
 
 def _check_gains(gains, n):

@@ -6,6 +6,9 @@ first ``round(f * n_neurons)`` of the permutation, and at muscle fraction m the 
 the first ``round(m * n_muscles)`` of theirs. The subsets of a fraction sweep are therefore
 nested: a larger fraction's subset contains every smaller one's, and one observation serves
 every neuron fraction of a run.
+
+:func:`record` gives what a run records, the only data its models are trained on: the observed
+muscles' EMG and the observed neurons' rates, in the task's training directions only.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hintforce import study
+from hintforce.task import Task
 
-__all__ = ["Observation", "n_selected", "observe"]
+__all__ = ["Observation", "Recorded", "n_selected", "observe", "record"]
 
 
 def _frozen_index_array(values: np.ndarray, name: str, permutation: bool = False) -> np.ndarray:
@@ -66,6 +70,16 @@ class Observation:
         :attr:`neuron_order`. At the study's largest fraction this is the fixed held-out set
         that every fraction is scored against."""
         return np.sort(self.neuron_order[self._count(fraction) :])
+
+    def populations(self, fraction: float, held_out_fraction: float) -> dict[str, np.ndarray]:
+        """The SOC populations of :data:`hintforce.study.POPULATIONS` at ``fraction``: every
+        neuron, the observed, the unobserved and the fixed held-out set (the neurons
+        unobserved at ``held_out_fraction``, the study's largest fraction)."""
+        every = np.arange(self.neuron_order.size)
+        sets = (every, self.neurons(fraction), self.unobserved(fraction))
+        return dict(
+            zip(study.POPULATIONS, (*sets, self.unobserved(held_out_fraction)), strict=True)
+        )
 
     def _count(self, fraction: float) -> int:
         return n_selected(self.neuron_order.size, fraction, study.NEURON_FRACTION, "neurons")
@@ -167,3 +181,75 @@ def observe(
     neuron_order = rng.permutation(int(n_neurons))
     muscle_order = rng.permutation(int(n_muscles))
     return Observation(neuron_order=neuron_order, muscles=np.sort(muscle_order[:n_obs_muscles]))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one run records: all its models are trained on (no held-out direction, no
+    unobserved neuron or muscle reaches them).
+
+    Attributes
+    ----------
+    emg : ndarray, shape (C_train, T, M)
+        EMG of the observed muscles in the training directions over the task's window.
+    rates : ndarray, shape (C_train, T, K)
+        Rates (Hz) of the observed neurons in the training directions over the window.
+    neurons : ndarray of int64, shape (K,)
+        The observed neurons (indices among the SOC's), ascending.
+    n_neurons : int
+        Neurons of the SOC (how many hint weights are drawn).
+    """
+
+    emg: np.ndarray
+    rates: np.ndarray
+    neurons: np.ndarray
+    n_neurons: int
+
+
+def record(
+    task: Task,
+    observation: Observation,
+    neuron_fraction: float | None,
+    emg: np.ndarray,
+    soc_rates: np.ndarray,
+) -> Recorded:
+    """What a run records of the ground truth: exact EMG and rates, training directions only.
+
+    Parameters
+    ----------
+    task : Task
+        Its training directions are the ones recorded.
+    observation : Observation
+        The run seed's observed muscles and neuron order.
+    neuron_fraction : float or None
+        Fraction of the neurons observed; None records no neuron (models without hints).
+    emg : ndarray, shape (C, T, n_muscles)
+        EMG of every muscle in every direction over the task's window.
+    soc_rates : ndarray, shape (C, T, n_neurons)
+        Rates (Hz) of every SOC neuron in every direction over the window.
+
+    Returns
+    -------
+    Recorded
+    """
+    emg = np.asarray(emg, dtype=np.float64)
+    soc_rates = np.asarray(soc_rates, dtype=np.float64)
+    expected = (task.n_directions, task.n_window)
+    if emg.ndim != 3 or soc_rates.ndim != 3 or {emg.shape[:2], soc_rates.shape[:2]} != {expected}:
+        raise ValueError(
+            f"emg and soc_rates must have (directions, window bins) {expected}, got "
+            f"{emg.shape} and {soc_rates.shape}"
+        )
+    n_neurons = soc_rates.shape[2]
+    neurons = (
+        np.zeros(0, dtype=np.int64)
+        if neuron_fraction is None
+        else observation.neurons(neuron_fraction)
+    )
+    training = task.training
+    return Recorded(
+        emg=emg[training][:, :, observation.muscles],
+        rates=soc_rates[training][:, :, neurons],
+        neurons=neurons,
+        n_neurons=n_neurons,
+    )

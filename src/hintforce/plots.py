@@ -32,18 +32,21 @@ from matplotlib.colors import hsv_to_rgb
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from hintforce import similarity as sim
 from hintforce import study
 
 __all__ = [
     "MODEL_COLORS",
+    "mechanism_figure",
     "MODEL_LABELS",
     "REFERENCE_STYLES",
     "axis_figure",
     "cca_spectra_figure",
     "condition_colors",
     "describe_run",
+    "generalisation_figure",
     "ground_truth_figure",
     "headline_figure",
     "model_color",
@@ -64,8 +67,10 @@ def _registered(name: str, names: Sequence[str]) -> str:
 _UNOBSERVED = _registered("unobserved", study.POPULATIONS)
 _PRIMARY_METRIC = study.METRICS[0].name
 _CROSS_VALIDATED = _registered("cross_validated", study.VALIDATIONS)
+_HELD_OUT_DIRECTIONS = _registered(study.HELD_OUT_DIRECTIONS, study.VALIDATIONS)
 _FULL = _registered("full", study.COMPONENTS)
 _CONDITION = _registered("condition", study.COMPONENTS)
+_CLEAN = _registered("clean", study.STARTS)
 _NOISY = _registered("noisy", study.STARTS)
 # Metric of the fit rows of summary.csv: the fit table's R² column.
 _FIT_METRIC = _registered("r2", study.FIT_COLUMNS)
@@ -669,6 +674,8 @@ def model_outputs_figure(
     time_ms: np.ndarray,
     muscles: Sequence[int],
     *,
+    held_out: Sequence[int] = (),
+    held_out_r2: Mapping[str, float] | None = None,
     title: str | None = None,
 ) -> Figure:
     """Outputs of trained networks against the EMG targets of the observed muscles.
@@ -681,11 +688,16 @@ def model_outputs_figure(
         Each model's output: every trained model of the run, shams included (rows of the
         figure: registry models in registry order, then any others sorted).
     r2 : mapping of str to float
-        R² of each model's output (every key of ``outputs`` must be present).
+        R² of each model's output on its training directions (every key of ``outputs`` must
+        be present).
     time_ms : ndarray, shape (n_times,)
-        Time of each bin (ms).
+        Time of each bin (ms) from movement onset (a rest window included, if any).
     muscles : sequence of int, length n_observed_muscles
         Original (0-based) indices of the observed muscles, shown 1-based as labels.
+    held_out : sequence of int, optional
+        Conditions no model was trained on: their outputs are dotted.
+    held_out_r2 : mapping of str to float, optional
+        R² of each model's output on the held-out conditions, shown next to ``r2``.
     title : str, optional
         Which run this is (e.g. ``describe_run({...})``), shown under the figure title.
 
@@ -712,22 +724,30 @@ def model_outputs_figure(
         figsize=(max(8.0, 2.7 * n_muscles + 1.6), 2.1 * n_rows + 2.0), layout="constrained"
     )
     axes = fig.subplots(n_rows, n_muscles, sharex=True, sharey=True, squeeze=False)
+    held_out = [int(c) for c in held_out]
     for i, (name, out) in enumerate(arrays.items()):
         for j, muscle in enumerate(muscles):
             ax = axes[i, j]
-            _condition_lines(
+            _, lines = _condition_lines(
                 ax,
                 colors,
                 (time_ms, targets[:, :, j], _TARGET_STYLE),
                 (time_ms, out[:, :, j], _TRACE_STYLE),
             )
+            for c in held_out:
+                lines[c].set_linestyle(":")
             ax.set_title(f"{_label(name)}: muscle {muscle + 1}", fontsize=10)
             if i == n_rows - 1:
                 ax.set_xlabel("time (ms)")
-        axes[i, 0].set_ylabel(f"{_label(name)}, R² = {float(r2[name]):.3f}\noutput (a.u.)")
+        label = f"{_label(name)}, R² = {float(r2[name]):.3f}"
+        if held_out_r2 is not None and name in held_out_r2:
+            label += f"\n(held out: {float(held_out_r2[name]):.3f})"
+        axes[i, 0].set_ylabel(f"{label}\noutput (a.u.)")
     _suptitle(
         fig,
-        "Network outputs (solid) vs EMG targets (dashed) on the observed muscles",
+        "Network outputs (solid; dotted: held-out directions) vs EMG targets (dashed)"
+        if held_out
+        else "Network outputs (solid) vs EMG targets (dashed) on the observed muscles",
         title,
         fontsize=13,
     )
@@ -1024,6 +1044,184 @@ def headline_figure(
     }
     shown = [h for h in labels if h in handles]
     _bottom_legend(fig, [handles[h] for h in shown], [labels[h] for h in shown])
+    return fig
+
+
+def _paired_bars(
+    ax: Axes,
+    models: Sequence[str],
+    groups: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None, Mapping[str, object]]],
+) -> dict[str, object]:
+    """Per model, one bar per group side by side, at the group rows' mean with its 95% CI and,
+    where the group has null rows, the null marker. ``groups`` are ``(label, values, nulls,
+    bar style)``. Returns the legend handles: one bar per group label, ``"null"``."""
+    width = 0.8 / len(groups)
+    x = np.arange(len(models), dtype=float)
+    handles: dict[str, object] = {}
+    for g, (label, values, nulls, style) in enumerate(groups):
+        present = [m for m in models if m in set(values["model"])]
+        if not present:
+            continue
+        rows = _model_rows(values, present)
+        at = x[[models.index(m) for m in present]] + (g - (len(groups) - 1) / 2) * width
+        means = rows["mean"].to_numpy(float)
+        bars = ax.bar(
+            at, means, width=0.9 * width, color=[model_color(m) for m in present], **style
+        )
+        for bar in bars:
+            bar.set_gid(label)
+        handles[label] = Patch(facecolor="0.6", label=label, **style)
+        _ci_errorbars(ax, at, means, y_ci=_interval(rows), ecolor="black", capsize=3, zorder=3)
+        if nulls is not None:
+            marker = _null_markers(ax, at, present, nulls)
+            if marker is not None:
+                handles["null"] = marker
+    ax.set_xticks(x, [_label(m) for m in models], rotation=25, ha="right", fontsize=9)
+    ax.set_xlim(-0.6, len(models) - 0.4)
+    ax.grid(True, axis="y", alpha=0.3)
+    return handles
+
+
+def generalisation_figure(
+    summary: pd.DataFrame,
+    k: int,
+    *,
+    metric: str = _PRIMARY_METRIC,
+    population: str = _UNOBSERVED,
+    component: str = _CONDITION,
+) -> Figure:
+    """Generalisation to reach directions no model was trained on.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` of a study whose task holds directions out: its fit rows (``metric``
+        r2; ``validation`` empty for the training directions, ``held_out_directions`` for the
+        held-out ones) and its similarity rows. One sweep cell is drawn (see the module notes).
+    k : int
+        Number of PCs of the similarity panel.
+    metric, population, component : str, optional
+        The similarity drawn: mean canonical correlation with the unobserved neurons, on the
+        condition-specific activity, by default.
+
+    Returns
+    -------
+    Figure
+        Left and middle: each model's output R² from the clean and from noisy starts, on the
+        training directions (solid bars) and on the held-out directions (hatched). Right: its
+        similarity cross-validated over the training directions (solid) and on the held-out
+        directions (hatched), each with its permutation null (◇) and the reference rows of the
+        held-out directions as lines. Bars are means with 95% CIs; bar ``gid`` is the group
+        label.
+    """
+    _check_columns(summary, (*_SUMMARY_REQUIRED, "start", "validation"), "summary")
+    if not (summary["validation"] == _HELD_OUT_DIRECTIONS).any():
+        raise ValueError(
+            f"summary has no rows with validation {_HELD_OUT_DIRECTIONS!r}: the study's task "
+            "holds no direction out (task.held_out_directions)"
+        )
+    fit = _quantity(_where(summary, "summary", metric=_FIT_METRIC), _VALUE)
+    fit, cell = _select_cell(fit)
+    similarity = _where(summary, "summary", metric=metric, k=k, population=population)
+    similarity, _ = _select_cell(_where(similarity, "summary", component=component))
+    models = _models_in(pd.concat([fit["model"], similarity["model"]]))
+    trained = fit["validation"].isna()
+    solid = {"alpha": 0.45}
+    hatched = {"alpha": 0.45, "hatch": "//", "edgecolor": "0.2"}
+    fig = Figure(figsize=(max(13.0, 3.3 * len(models)), 5.6), layout="constrained")
+    axes = fig.subplots(1, 3, squeeze=False).ravel()
+    handles: dict[str, object] = {}
+    for ax, start in zip(axes[:2], (_CLEAN, _NOISY), strict=True):
+        rows = fit[fit["start"] == start]
+        groups = [
+            ("training directions", rows[trained.loc[rows.index]], None, solid),
+            ("held-out directions", rows[~trained.loc[rows.index]], None, hatched),
+        ]
+        handles.update(_paired_bars(ax, models, groups))
+        ax.set_title(f"output R², {start} start", fontsize=11)
+        ax.set_ylabel("R² of the observed muscles")
+    groups = []
+    for label, validation, style in (
+        ("training directions", _CROSS_VALIDATED, solid),
+        ("held-out directions", _HELD_OUT_DIRECTIONS, hatched),
+    ):
+        rows = similarity[similarity["validation"] == validation]
+        groups.append((label, _quantity(rows, _VALUE), _quantity(rows, _NULL_MEAN), style))
+    handles.update(_paired_bars(axes[2], models, groups))
+    handles.update(_reference_lines(axes[2], groups[1][1]))
+    axes[2].set_title(
+        f"similarity to the {_panel_title(population, component)}\n(solid: cross-validated "
+        "on the training directions)",
+        fontsize=10,
+    )
+    axes[2].set_ylabel(f"{study.metric(metric).label}, k = {k}")
+    fig.suptitle(
+        f"Generalisation to held-out reach directions\n{describe_run(cell)}; bars = mean ± "
+        f"95% CI{_replicates(fit)}, ◇ = permutation null mean",
+        fontsize=12,
+    )
+    labels = {
+        "training directions": "training directions",
+        "held-out directions": "held-out directions",
+        "null": "permutation null (mean)",
+        **{name: f"{_label(name)}, held out" for name in study.REFERENCES},
+    }
+    shown = [h for h in labels if h in handles]
+    _bottom_legend(fig, [handles[h] for h in shown], [labels[h] for h in shown])
+    return fig
+
+
+def mechanism_figure(
+    spectra: Mapping[str, np.ndarray],
+    traces: Mapping[str, np.ndarray],
+    time_ms: np.ndarray,
+    window_ms: float,
+    run: Mapping[str, object],
+) -> Figure:
+    """The mechanism of one run's networks: linearised dynamics at rest and return to rest.
+
+    Parameters
+    ----------
+    spectra : mapping of name to complex ndarray
+        Eigenvalues (s^-1) of each network's Jacobian at rest: the SOC's of every condition
+        together, each model's one.
+    traces : mapping of name to ndarray, shape (S,)
+        Each network's RMS rate deviation from rest over units and conditions at every step
+        from movement onset, relative to its RMS over the movement window.
+    time_ms : ndarray, shape (S,)
+        Time of each step from movement onset, ms.
+    window_ms : float
+        End of the trial's window (movement, then rest), ms: the free run starts there.
+    run : mapping
+        The run's axes (the title).
+
+    Returns
+    -------
+    Figure
+        Left: the spectra on one set of axes (Re, Im in s^-1; the dashed line is Re = 0, the
+        dotted one the slow-mode bound). Right: the traces, log scale, with the window's end.
+    """
+    fig = Figure(figsize=(13.0, 5.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for name, eig in spectra.items():
+        eig = np.asarray(eig)
+        left.scatter(
+            eig.real, eig.imag, s=10, alpha=0.6, color=model_color(name), label=_label(name)
+        )
+    left.axvline(0.0, color="0.3", ls="--", lw=1)
+    left.axvline(-1.0, color="0.5", ls=":", lw=1)
+    left.set_xlabel("Re λ (1/s)")
+    left.set_ylabel("Im λ (1/s)")
+    left.set_title("Jacobian eigenvalues at rest (dotted: time constant 1 s)", fontsize=11)
+    for name, trace in traces.items():
+        right.semilogy(time_ms, trace, color=model_color(name), label=_label(name))
+    right.axvline(window_ms, color="0.3", ls="--", lw=1)
+    right.set_xlabel("time from movement onset (ms); dashed: end of trial, input off")
+    right.set_ylabel("RMS deviation from rest / movement RMS")
+    right.set_title("return to rest in a free run", fontsize=11)
+    handles, labels = left.get_legend_handles_labels()
+    _bottom_legend(fig, handles, labels)
+    fig.suptitle(f"Mechanism of one run: {describe_run(run)}", fontsize=12)
     return fig
 
 

@@ -20,6 +20,7 @@ STAGES = {
     "force": 4,
     "similarity": 5,
     "sham": 6,  # the derangement of the conditions of shuffled hints (per run seed)
+    "dynamics": 7,  # the mechanism measures' fixed-point and DSA starts (per run seed)
 }
 
 

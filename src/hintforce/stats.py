@@ -19,11 +19,16 @@ The study's tables (names from :mod:`hintforce.study`):
 * :func:`fit_gate`: flags the model stores whose clean-start output R² reaches a threshold.
 * :func:`summarise_study`: ``summary.csv``, per sweep cell and row key.
 * :func:`paired_study`: ``paired_tests.csv``, per contrast of :data:`hintforce.study.CONTRASTS`.
+* :func:`dynamics_distances`, :func:`summarise_dynamics`, :func:`paired_dynamics`: the
+  mechanism measures of ``dynamics.csv`` per run, their distance to the SOC's, their summary
+  and the contrasts on that distance (``dynamics_summary.csv``, ``dynamics_tests.csv``).
 
 Both study tables hold the similarity rows and the **fit rows**: the output R² of each model
 from the fit table, as rows whose ``metric`` is :data:`FIT_METRIC` (``"r2"``, higher is
-better), whose ``start`` column names the start (clean, noisy) and whose population, ``k``,
-component and validation are empty. Similarity rows have an empty ``start``. A model store is
+better), whose ``start`` column names the start (clean, noisy) and whose population, ``k`` and
+component are empty; their validation is empty for the training directions' R² and
+``held_out_directions`` for the held-out directions' (when the task holds some out, the fit
+table's ``directions`` column says which). Similarity rows have an empty ``start``. A model store is
 placed on every run of the similarity table that uses it (a model trained for fewer axes than
 a run has, e.g. FF across neuron fractions, is shared by those runs), so fit rows pair and
 summarise per run exactly like similarity rows.
@@ -52,12 +57,16 @@ __all__ = [
     "QUANTITIES",
     "WILCOXON_ZERO_METHOD",
     "check_runs",
+    "deciding_rows",
     "fit_gate",
     "holm",
     "missing_runs",
     "paired_study",
     "paired_tests",
+    "dynamics_distances",
+    "paired_dynamics",
     "summarise",
+    "summarise_dynamics",
     "summarise_study",
 ]
 
@@ -74,6 +83,7 @@ _CONSTANT_EPS = 100 * np.finfo(np.float64).eps
 # Columns of the similarity and fit tables (study.SIMILARITY_COLUMNS, study.FIT_COLUMNS).
 _MODEL = "model"
 _METRIC = "metric"
+_VALIDATION = "validation"
 _VALUE = "value"
 _START = "start"
 _QUANTITY = "quantity"
@@ -88,8 +98,10 @@ QUANTITIES: tuple[str, ...] = (_VALUE, "null_mean", "above_null")
 _SEED = study.SEED
 _CIRCUIT = study.GROUND_TRUTH_SEED
 _CELL = tuple(name for name in study.AXIS_NAMES if name != _SEED)
-# The clean start decides the fit gate.
+# The clean start on the training directions decides the fit gate.
 _CLEAN = study.STARTS[0]
+_DIRECTIONS = study.DIRECTIONS
+_TRAIN = study.DIRECTION_SETS[0]
 # Keys of an observation within a run, and of a paired comparison (no model: the contrast).
 _KEYS = (*study.ROW_KEYS, _START)
 _PAIR_KEYS = tuple(key for key in _KEYS if key != _MODEL)
@@ -350,8 +362,9 @@ def fit_gate(fit: pd.DataFrame, min_r2: float) -> pd.DataFrame:
     Parameters
     ----------
     fit : pandas.DataFrame
-        The fit table: the axes, ``model``, ``start`` and ``r2`` (NaN for a diverged model).
-        A store is a model and the values of the axes it depends on
+        The fit table: the axes, ``model``, ``start`` and ``r2`` (NaN for a diverged model),
+        and ``directions`` when the task holds directions out (the training directions' rows
+        decide). A store is a model and the values of the axes it depends on
         (:attr:`hintforce.study.Model.axes`); its other axes may be empty, or the store's rows
         may be repeated for every run that shares it.
     min_r2 : float
@@ -378,7 +391,7 @@ def fit_gate(fit: pd.DataFrame, min_r2: float) -> pd.DataFrame:
         axes = list(study.model(name).axes)
         rows = (fit[_MODEL] == name).to_numpy()
         store = fit.loc[rows, [*axes, _START, _R2]]
-        clean = store.loc[store[_START] == _CLEAN, [*axes, _R2]].drop_duplicates()
+        clean = store.loc[deciding_rows(fit)[rows], [*axes, _R2]].drop_duplicates()
         _check_unique(clean, axes, f"fit_gate: clean-start R² of model {name!r}")
         flags = clean.assign(**{_GATE: clean[_R2] >= min_r2}).drop(columns=_R2)
         flagged = store[axes].merge(flags, on=axes, how="left")[_GATE]
@@ -392,19 +405,29 @@ def fit_gate(fit: pd.DataFrame, min_r2: float) -> pd.DataFrame:
     return fit.assign(**{_GATE: passes})
 
 
+def deciding_rows(fit: pd.DataFrame) -> np.ndarray:
+    """Which rows of the fit table decide the fit gate: the clean start's, on the training
+    directions (boolean, one per row)."""
+    deciding = (fit[_START] == _CLEAN).to_numpy()
+    if _DIRECTIONS in fit.columns:
+        deciding = deciding & (fit[_DIRECTIONS] == _TRAIN).to_numpy()
+    return deciding
+
+
 def _fit_per_run(fit: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The fit rows of each model store placed on every run of ``runs`` that uses it."""
     _check_columns(fit, study.FIT_COLUMNS, "fit table")
     if not pd.api.types.is_bool_dtype(fit[_GATE]):
         raise ValueError(f"fit table: {_GATE} must be boolean, got {fit[_GATE].dtype}")
     parts = []
+    sets = [_DIRECTIONS] if _DIRECTIONS in fit.columns else []
     for name in pd.unique(fit[_MODEL]):
         axes = list(study.model(name).axes)
-        rows = fit.loc[fit[_MODEL] == name, [*axes, _START, _R2, _GATE]].drop_duplicates()
-        _check_unique(rows, [*axes, _START], f"fit table, model {name!r}")
+        rows = fit.loc[fit[_MODEL] == name, [*axes, _START, *sets, _R2, _GATE]].drop_duplicates()
+        _check_unique(rows, [*axes, _START, *sets], f"fit table, model {name!r}")
         _check_unique(rows[[*axes, _GATE]].drop_duplicates(), axes, f"{_GATE} of {name!r}")
         parts.append(runs.merge(rows, on=axes, how="inner").assign(**{_MODEL: name}))
-    columns = [*study.AXIS_NAMES, _MODEL, _START, _R2, _GATE]
+    columns = [*study.AXIS_NAMES, _MODEL, _START, *sets, _R2, _GATE]
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
@@ -445,6 +468,11 @@ def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         )
     failed = ~fits[_GATE].to_numpy(dtype=bool)
     empty = {key: np.nan for key in study.ROW_KEYS if key not in (_MODEL, _METRIC)}
+    if _DIRECTIONS in fits.columns:  # the held-out directions' R² is validated on them
+        held_out = (fits[_DIRECTIONS] != _TRAIN).to_numpy()
+        empty[_VALIDATION] = np.array(
+            [study.HELD_OUT_DIRECTIONS if h else np.nan for h in held_out], dtype=object
+        )
     parts.append(
         fits[[*study.AXIS_NAMES, _MODEL, _START]].assign(
             **empty,
@@ -690,3 +718,82 @@ def check_runs(
             "without"
         )
     return labels
+
+
+# ----------------------------------------------------------------------------------------------
+# mechanism measures (dynamics.csv)
+
+_MEASURE = "measure"
+_DISTANCE = "distance"
+_SOC_VALUE = "soc_value"
+
+
+def dynamics_distances(dynamics: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """Each run's mechanism measures and their distance to the SOC's.
+
+    Parameters
+    ----------
+    dynamics : pandas.DataFrame
+        ``dynamics.csv``: the axes, ``model``, ``measure``, ``condition`` (empty for a
+        measure of the whole run) and ``value``; the SOC's rows have model
+        :data:`hintforce.study.CEILING`.
+    fit : pandas.DataFrame
+        The fit table with ``passes_fit_gate`` (:func:`fit_gate`): a model store failing the
+        gate is left out, as in the similarity statistics.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the axes, ``model, measure, value`` (the mean over conditions),
+        ``soc_value`` (the SOC's, same run and measure; NaN for a measure the SOC has no row
+        of, e.g. a dynamical distance to it) and ``distance``: ``|value - soc_value|``, or
+        ``value`` itself where ``soc_value`` is NaN (the measure is a distance to the SOC).
+    """
+    axes = list(study.AXIS_NAMES)
+    _check_columns(dynamics, [*axes, _MODEL, _MEASURE, _VALUE], "dynamics")
+    values = dynamics.assign(**{_VALUE: pd.to_numeric(dynamics[_VALUE]).astype(np.float64)})
+    per_run = _grouped(values, [*axes, _MODEL, _MEASURE])[_VALUE].mean().reset_index()
+    gate = fit.loc[deciding_rows(fit), [*axes, _MODEL, _GATE]].drop_duplicates()
+    flags = per_run.merge(gate, on=[*axes, _MODEL], how="left")[_GATE]
+    per_run = per_run[flags.fillna(True).to_numpy(dtype=bool)]  # the SOC has no fit rows
+    soc = per_run.loc[per_run[_MODEL] == study.CEILING, [*axes, _MEASURE, _VALUE]]
+    out = per_run.merge(soc.rename(columns={_VALUE: _SOC_VALUE}), on=[*axes, _MEASURE], how="left")
+    distance = (out[_VALUE] - out[_SOC_VALUE]).abs().where(out[_SOC_VALUE].notna(), out[_VALUE])
+    return out.assign(**{_DISTANCE: distance}).reset_index(drop=True)
+
+
+def summarise_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep cell, model and measure: :func:`summarise` over seeds of the value and of the
+    distance to the SOC (``quantity`` ``value`` or ``distance``)."""
+    by = [*_CELL, _MODEL, _MEASURE]
+    parts = [
+        summarise(distances, by, value=column).assign(**{_QUANTITY: column})
+        for column in (_VALUE, _DISTANCE)
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    return out[[*by, _QUANTITY, "n", "mean", "sd", "ci_low", "ci_high"]].sort_values(
+        [*by, _QUANTITY], kind="stable", ignore_index=True
+    )
+
+
+def paired_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
+    """The contrasts of :data:`hintforce.study.CONTRASTS` on each measure's distance to the
+    SOC, paired on the seed per sweep cell (:func:`paired_tests`; a win is ``a`` closer to the
+    SOC than ``b``). Holm's adjustment runs over the contrasts of one cell and measure (the
+    family one question, "is FFH closer to the SOC in this measure?", asks), so adding a
+    measure or a cell changes no other row."""
+    by = [*_CELL, _MEASURE]
+    parts = []
+    present = set(distances[_MODEL])
+    for a, b in (c for c in study.CONTRASTS if present.issuperset(c)):
+        tests = paired_tests(distances, a, b, by=by, value=_DISTANCE, higher_is_better=False)
+        parts.append(tests.assign(contrast=f"{a}-{b}"))
+    columns = [*by, "contrast", *_PAIRED_STATS, "holm_wilcoxon_p", "holm_ttest_p"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    for column in ("wilcoxon_p", "ttest_p"):
+        out[f"holm_{column}"] = out.groupby(by, dropna=False)[column].transform(
+            lambda p: holm(p.to_numpy())
+        )
+    return out[columns].sort_values([*by, "contrast"], kind="stable", ignore_index=True)

@@ -320,14 +320,29 @@ def write_study_cube(
     write_cubes(path, cubes)
 
 
-def fit_rows(axes: Mapping[str, Any], model_paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+def fit_rows(
+    axes: Mapping[str, Any],
+    model_paths: Mapping[str, str | os.PathLike],
+    held_out: bool = False,
+) -> pd.DataFrame:
     """Output fit of one run's models: one row per model and start (clean, noisy), columns
-    the run's ``axes``, then ``model, start, r2`` (NaN for a diverged model)."""
-    rows = [
-        {**axes, "model": name, "start": start, "r2": read_attrs(path).get(f"r2_{start}", np.nan)}
-        for name, path in model_paths.items()
-        for start in study.STARTS
-    ]
+    the run's ``axes``, then ``model, start, r2`` (NaN for a diverged model).
+
+    With ``held_out`` (the task holds directions out) every model has a row per set of
+    directions too: the column ``directions`` (after ``start``) says which,
+    :data:`hintforce.study.DIRECTION_SETS` (``train``: the attributes ``r2_<start>``;
+    ``held_out``: ``held_out_r2_<start>``)."""
+    sets = study.DIRECTION_SETS if held_out else study.DIRECTION_SETS[:1]
+    rows = []
+    for name, path in model_paths.items():
+        attrs = read_attrs(path)
+        for directions in sets:
+            prefix = "" if directions == study.DIRECTION_SETS[0] else f"{directions}_"
+            for start in study.STARTS:
+                row = {**axes, "model": name, "start": start}
+                if held_out:
+                    row[study.DIRECTIONS] = directions
+                rows.append({**row, "r2": attrs.get(f"{prefix}r2_{start}", np.nan)})
     return pd.DataFrame(rows)
 
 

@@ -32,8 +32,12 @@ __all__ = [
     "CEILING",
     "COMPONENTS",
     "CONTRASTS",
+    "DIRECTIONS",
+    "DIRECTION_SETS",
+    "DYNAMICS_COLUMNS",
     "FIT_COLUMNS",
     "HELD_OUT",
+    "HELD_OUT_DIRECTIONS",
     "METRICS",
     "MODELS",
     "MODEL_NAMES",
@@ -253,9 +257,15 @@ def metric(name: str) -> Metric:
 #: Activity components: the full activity, and its condition-specific part (each unit's mean
 #: over conditions, per time bin, removed; Kaufman et al. 2016).
 COMPONENTS: tuple[str, ...] = ("full", "condition")
-#: Validation of a score: fitted and scored on all conditions, or fitted on some conditions
-#: and scored on held-out ones.
-VALIDATIONS: tuple[str, ...] = ("in_sample", "cross_validated")
+#: Validation of a score: fitted and scored on all training directions; fitted on some
+#: training directions and scored on the others; fitted on the training directions and scored
+#: on the directions no model was trained on (only when the task holds directions out).
+HELD_OUT_DIRECTIONS = "held_out_directions"
+VALIDATIONS: tuple[str, ...] = ("in_sample", "cross_validated", HELD_OUT_DIRECTIONS)
+#: The two sets of directions of the task, as the fit table's ``directions`` column names
+#: them (the column exists when the task holds directions out).
+DIRECTION_SETS: tuple[str, ...] = ("train", "held_out")
+DIRECTIONS = "directions"
 #: Starts of the free-running evaluation: clean (x = 0) and noisy initial states.
 STARTS: tuple[str, ...] = ("clean", "noisy")
 #: Paired contrasts of the statistics: (a, b) for the difference a - b.
@@ -271,6 +281,9 @@ SIMILARITY_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, *ROW_KEYS, *SIMILARITY_VALUE
 SPECTRUM_KEYS: tuple[str, ...] = ("model", "population", "k", "component")
 #: Columns of ``fit.csv``.
 FIT_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, "model", "start", "r2", "passes_fit_gate")
+#: Columns of ``dynamics.csv``: a mechanism measure of a model or the SOC in one run (per
+#: condition, or with the condition empty for a measure of the whole run).
+DYNAMICS_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, "model", "measure", "condition", "value")
 #: Columns of ``summary.csv`` after the cell's axes and row keys.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "quantity",

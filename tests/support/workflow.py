@@ -20,7 +20,7 @@ import yaml
 from hintforce import study
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "src", "tests"]
+COPIED = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "src", "studies", "tests"]
 SMALL = "tests/config.small.yaml"
 #: The study name of config.yaml and of the small config (which does not set one), and where
 #: its results, logs and benchmarks go.

@@ -31,6 +31,73 @@ rule tables:
         "../../scripts/tables.py"
 
 
+rule dynamics_tables:
+    input:
+        lib("dynamics_tables"),
+        dynamics=runs(f"{RUN}/dynamics.csv"),
+        fit=f"{RESULTS}/tables/fit.csv",
+    output:
+        dynamics=f"{RESULTS}/tables/dynamics.csv",
+        summary=report(
+            f"{RESULTS}/tables/dynamics_summary.csv",
+            caption="../report/dynamics_summary.rst",
+            category="Tables",
+        ),
+        tests=report(
+            f"{RESULTS}/tables/dynamics_tests.csv",
+            caption="../report/dynamics_tests.rst",
+            category="Tables",
+        ),
+    log:
+        f"{LOGS}/tables/dynamics_tables.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/dynamics_tables.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    script:
+        "../../scripts/dynamics_tables.py"
+
+
+rule mechanism_report:
+    input:
+        unpack(example_run_inputs),
+        lib("mechanism_report"),
+        summary=f"{RESULTS}/tables/dynamics_summary.csv",
+        tests=f"{RESULTS}/tables/dynamics_tests.csv",
+    output:
+        html=report(
+            f"{RESULTS}/tables/mechanism.html",
+            caption="../report/mechanism.rst",
+            category="2. Mechanism",
+        ),
+        figure=report(
+            f"{RESULTS}/figures/mechanism.png",
+            caption="../report/mechanism_figure.rst",
+            category="2. Mechanism",
+        ),
+    log:
+        f"{LOGS}/figures/mechanism.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/mechanism.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    params:
+        axes=example_run_axes(),
+        models=study.MODEL_NAMES,
+        task=task_settings(),
+        dynamics=settings(config["dynamics"]),
+    script:
+        "../../scripts/mechanism_report.py"
+
+
 rule statistics:
     input:
         lib("statistics"),
@@ -204,5 +271,32 @@ rule example_run_figures:
         axes=example_run_axes(),
         models=study.MODEL_NAMES,
         k=max(config["similarity"]["ks"]),
+        task=task_settings(),
     script:
         "../../scripts/example_run_figures.py"
+
+
+rule generalisation_figure:
+    input:
+        lib("generalisation_figure"),
+        summary=f"{RESULTS}/tables/summary.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/generalisation.png",
+            caption="../report/generalisation.rst",
+            category="1. Answer",
+        ),
+    log:
+        f"{LOGS}/figures/generalisation.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/generalisation.tsv"
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        k=max(config["similarity"]["ks"]),
+    script:
+        "../../scripts/generalisation_figure.py"

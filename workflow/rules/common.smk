@@ -9,6 +9,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from snakemake.utils import validate
 
+from hintforce import dynamics as dynamics_lib
 from hintforce import emg as emg_lib
 from hintforce import force as force_lib
 from hintforce import gain as gain_lib
@@ -16,6 +17,7 @@ from hintforce import observe as observe_lib
 from hintforce import similarity as similarity_lib
 from hintforce import soc as soc_lib
 from hintforce import study
+from hintforce import task as task_lib
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 SCRIPTS = Path(workflow.basedir) / "scripts"
@@ -39,6 +41,17 @@ def gain_settings():
     return settings(gt["gain"], bin_ms=gt["emg"]["dt_ms"])
 
 
+def task_settings():
+    """The task's settings, with its directions and movement window from the EMG's grid."""
+    emg = config["ground_truth"]["emg"]
+    return settings(
+        config["task"],
+        n_directions=emg["n_conditions"],
+        n_times=emg["n_times"],
+        bin_ms=emg["dt_ms"],
+    )
+
+
 def setting(path):
     """The config value at a dotted ``section.key`` path."""
     section, key = path.split(".")
@@ -51,6 +64,15 @@ def sweep_values(axis):
     if values is None:
         values = [setting(axis.setting)]
     return [axis.kind(v) for v in values]
+
+
+def schema_choice(alternative):
+    """One alternative of a ``oneOf`` in words: its values, or the type of its items."""
+    if "enum" in alternative:
+        return ", ".join(str(v) for v in alternative["enum"])
+    if alternative.get("type") == "array":
+        return f"a list of {alternative.get('items', {}).get('type', 'value')}s"
+    return alternative.get("type", "a value")
 
 
 def check_schema():
@@ -68,6 +90,12 @@ def check_schema():
             config_error(where, f"values must not repeat, got {err.instance}")
         if err.validator == "minItems":
             config_error(where, "must list at least one value, got an empty list")
+        if err.validator == "oneOf":
+            config_error(
+                where,
+                f"got {err.instance!r}; allowed: "
+                + " or ".join(schema_choice(s) for s in err.schema["oneOf"]),
+            )
         config_error(where, err.message)
     validate(config, str(SCHEMA))
 
@@ -81,13 +109,19 @@ def check_parameters():
         ("ground_truth.soc", soc_lib.SOCParams, gt["soc"]),
         ("ground_truth.gain", gain_lib.GainParams, gain_settings()),
         ("models", force_lib.ForceParams, models),
+        ("task", task_lib.Task, task_settings()),
         ("similarity", similarity_lib.SimilarityParams, similarity_settings()),
+        ("dynamics", dynamics_lib.DynamicsParams, config["dynamics"]),
     )
     for where, params, values in sections:
         try:
             params(**values)
         except (TypeError, ValueError) as err:
             config_error(where, err)
+    try:
+        task_lib.check_trainable(task_lib.Task(**task_settings()))
+    except ValueError as err:
+        config_error("task", err)
     if config["models"]["dt_ms"] != gt["emg"]["dt_ms"]:
         config_error(
             "models.dt_ms",
@@ -279,27 +313,43 @@ if LIB.is_relative_to(Path.cwd().resolve()):
 RUNTIME_MODULES = {"jobs"}
 
 
+def module_file(name):
+    """The source of library module ``name`` (dotted, relative to ``hintforce``; ``""`` is the
+    package itself), or None when no such module exists."""
+    path = LIB.joinpath(*name.split(".")) if name else LIB
+    if path.is_dir():
+        return path / "__init__.py"
+    path = path.with_suffix(".py")
+    return path if path.exists() else None
+
+
+def with_parents(name):
+    """``name`` and the packages whose ``__init__`` importing it runs: "a.b" -> "", "a", "a.b"."""
+    parts = name.split(".") if name else []
+    return {".".join(parts[:i]) for i in range(len(parts) + 1)}
+
+
 def imported_modules(path):
     """The hintforce modules a Python file imports (``from hintforce import x``,
-    ``from hintforce.x import y``, ``import hintforce.x``); importing any of them also runs
-    the package's ``__init__``."""
+    ``from hintforce.x import y``, ``import hintforce.x``), with the packages importing each
+    runs the ``__init__`` of (the library itself, and e.g. ``similarity`` for
+    ``hintforce.similarity.engine``)."""
     found = set()
     for node in ast.walk(ast.parse(Path(path).read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
             if parts[0] != "hintforce":
                 continue
-            found.add("__init__")
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:
-                found.update(
-                    a.name for a in node.names if (LIB / f"{a.name}.py").exists()
-                )
+            dotted = ".".join(parts[1:])
+            found |= with_parents(dotted)
+            for alias in node.names:
+                child = f"{dotted}.{alias.name}" if dotted else alias.name
+                if module_file(child) is not None:
+                    found |= with_parents(child)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("hintforce."):
-                    found.update({"__init__", alias.name.split(".")[1]})
+                    found |= with_parents(alias.name.split(".", 1)[1])
     return found
 
 
@@ -313,8 +363,8 @@ def lib(script):
         if name in seen or name in RUNTIME_MODULES:
             continue
         seen.add(name)
-        todo.extend(imported_modules(LIB / f"{name}.py"))
-    return [str(LIB / f"{m}.py") for m in sorted(seen)]
+        todo.extend(imported_modules(module_file(name)))
+    return sorted(str(module_file(m)) for m in seen)
 
 
 # ------------------------------------------------------------------------------------------
@@ -342,10 +392,12 @@ def example_run_inputs(wildcards):
 
 
 def figures():
-    names = ["model_outputs", "trajectories", "cca_spectra", "headline"]
+    names = ["model_outputs", "trajectories", "cca_spectra", "headline", "mechanism"]
     names += [f"similarity_vs_{a}" for a in swept_axes()]
     if len(AXIS_VALUES[study.HINT_GAIN]) > 1:
         names.append("hint_gain_tradeoff")
+    if task_lib.Task(**task_settings()).held_out.size:
+        names.append("generalisation")
     return [
         *expand(f"{RESULTS}/figures/{{name}}.png", name=names),
         *runs(f"{RESULTS}/figures/{GROUND_TRUTH_FIGURE}.png"),
@@ -363,6 +415,10 @@ def final_outputs():
                 "summary.csv",
                 "paired_tests.csv",
                 "findings.html",
+                "dynamics.csv",
+                "dynamics_summary.csv",
+                "dynamics_tests.csv",
+                "mechanism.html",
             ],
         ),
         *figures(),

@@ -49,6 +49,7 @@ rule train:
     params:
         axes=run_axes,
         force=model_params,
+        task=task_settings(),
     script:
         "../../scripts/train.py"
 

@@ -1,6 +1,6 @@
 # Per run: every model and reference row against the SOC (CCA on PCA, CKA, Procrustes, neural
 # predictivity; full and condition-specific activity; in-sample and cross-validated; with
-# permutation nulls), and the run's output fit.
+# permutation nulls), and the run's output fit; the mechanism measures of its models and SOC.
 
 
 rule similarity:
@@ -28,5 +28,34 @@ rule similarity:
         held_out_fraction=held_out_fraction(),
         models=study.MODEL_NAMES,
         similarity=similarity_settings(),
+        task=task_settings(),
     script:
         "../../scripts/similarity.py"
+
+
+rule dynamics:
+    input:
+        lib("dynamics"),
+        soc=f"{GROUND_TRUTH}/soc.zarr",
+        observation=OBSERVATION,
+        models=run_models,
+    output:
+        f"{RUN}/dynamics.csv",
+    log:
+        log_path(f"{RUN}/dynamics.csv"),
+    benchmark:
+        benchmark_path(f"{RUN}/dynamics.csv")
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=2,
+    params:
+        axes=run_axes,
+        held_out_fraction=held_out_fraction(),
+        models=study.MODEL_NAMES,
+        dynamics=settings(config["dynamics"]),
+        task=task_settings(),
+    script:
+        "../../scripts/dynamics.py"
