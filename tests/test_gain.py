@@ -16,6 +16,7 @@ from hintforce.gain import (
     loss_and_grad,
     phi,
     phi_derivative,
+    rates_with_rest,
     simulate,
 )
 from hintforce.seeding import generator
@@ -509,3 +510,231 @@ def test_different_soc_seeds_give_different_ground_truths():
         fits.append(fit_gains(soc.W, soc.excitatory, emg, GainParams(max_iterations=4)))
     assert not np.allclose(fits[0].gains, fits[1].gains)
     assert not np.allclose(fits[0].rates, fits[1].rates)
+
+
+# ----------------------------------------------------------------------------------------------
+# rates past the movement window (rates_with_rest)
+
+
+@pytest.fixture(scope="module")
+def rested():
+    """A small SOC with gains fitted by a few L-BFGS-B iterations: W, the fit, its parameters.
+    The 12 ms movement window is short against tau = 20 ms, so it ends far from baseline."""
+    rng = np.random.default_rng(23)
+    n, n_exc, c, t, m = 12, 6, 3, 6, 2
+    W = random_ei_network(rng, n, n_exc, radius=0.8)
+    emg = rng.uniform(0.1, 1.0, (c, t, m))
+    params = GainParams(
+        tau_ms=20.0,
+        dt_ms=1.0,
+        bin_ms=2.0,
+        tail_ms=4.0,
+        x0_rms_hz=30.0,
+        ridge=1.0,
+        gain_penalty=0.3,
+        max_iterations=5,
+    )
+    truth = fit_gains(W, np.arange(n) < n_exc, emg, params)
+    return W, truth, params
+
+
+def reference_rates(W, gains, x0, params, n_bins):
+    """Rates r0 + phi(g x) of reference_simulation from the start, on the bin grid:
+    (C, n_bins, N)."""
+    stride = params.steps_per_bin
+    n_steps = (n_bins - 1) * stride
+    states = reference_simulation(
+        W, gains, x0, params.tau_ms, params.dt_ms, n_steps, params.r0_hz, params.rmax_hz
+    )[:, ::stride]
+    drive = gains[:, None, :] * states
+    dev = reference_phi(drive.ravel(), params.r0_hz, params.rmax_hz).reshape(drive.shape)
+    return params.r0_hz + dev
+
+
+def test_the_fitted_rates_are_the_reference_simulation_on_the_bin_grid(rested):
+    W, truth, params = rested
+    assert truth.rates.shape == (3, 6, 12)
+    expected = reference_rates(W, truth.gains, truth.x0, params, 6)
+    np.testing.assert_allclose(truth.rates, expected, rtol=0, atol=1e-9)
+    # both branches of phi are visited: the check below is not of a linear network
+    assert truth.rates.min() < 0.5 * R0 and truth.rates.max() > R0 + 0.5 * (RMAX - R0)
+
+
+def test_rates_with_no_rest_are_the_stored_rates_themselves(rested):
+    W, truth, params = rested
+    rates = truth.rates.copy()
+    out = rates_with_rest(W, truth.gains, truth.x0, rates, params, 0)
+    assert out is rates
+    np.testing.assert_array_equal(out, truth.rates)
+    listed = rates_with_rest(W, truth.gains, truth.x0, rates.tolist(), params, 0)
+    assert listed.dtype == np.float64
+    np.testing.assert_array_equal(listed, truth.rates)
+
+
+@pytest.mark.parametrize("n_rest", [1, 2, 7, 60])
+def test_the_rest_window_continues_the_simulation_from_the_start(rested, n_rest):
+    W, truth, params = rested
+    n_times = truth.rates.shape[1]
+    rates = truth.rates.copy()
+    out = rates_with_rest(W, truth.gains, truth.x0, rates, params, n_rest)
+    assert out.shape == (3, n_times + n_rest, 12)
+    np.testing.assert_array_equal(out[:, :n_times], truth.rates)
+    expected = reference_rates(W, truth.gains, truth.x0, params, n_times + n_rest)
+    np.testing.assert_allclose(out[:, n_times:], expected[:, n_times:], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(rates, truth.rates)  # the stored rates are not modified
+    # the rest is a continuation: the step from the movement's last bin into the rest is of
+    # the size of the steps within the movement, not a jump
+    steps = np.abs(np.diff(out, axis=1)).max(axis=(0, 2))
+    assert steps[n_times - 1] <= 2.0 * steps[: n_times - 1].max()
+
+
+def test_a_longer_rest_extends_a_shorter_one(rested):
+    W, truth, params = rested
+    short = rates_with_rest(W, truth.gains, truth.x0, truth.rates, params, 5)
+    long = rates_with_rest(W, truth.gains, truth.x0, truth.rates, params, 30)
+    np.testing.assert_array_equal(long[:, : short.shape[1]], short)
+
+
+def test_the_movement_window_keeps_the_stored_rates_not_the_recomputed_ones(rested):
+    # a difference below the tolerance (1e-9 Hz relative to the largest rate) is accepted and
+    # the stored values come back unchanged
+    W, truth, params = rested
+    rates = truth.rates + 1e-11 * np.sign(np.sin(np.arange(truth.rates.size))).reshape(
+        truth.rates.shape
+    )
+    assert not np.array_equal(rates, truth.rates)
+    out = rates_with_rest(W, truth.gains, truth.x0, rates, params, 4)
+    np.testing.assert_array_equal(out[:, : rates.shape[1]], rates)
+
+
+def _one_rate_off(truth):
+    rates = truth.rates.copy()
+    rates[1, 3, 5] += 1e-6
+    return rates
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda W, truth, p: (W, truth.gains, truth.x0, _one_rate_off(truth), p),
+        lambda W, truth, p: (W, truth.gains, truth.x0, truth.rates[::-1], p),
+        lambda W, truth, p: (W, truth.gains * 1.001, truth.x0, truth.rates, p),
+        lambda W, truth, p: (W, truth.gains[::-1], truth.x0, truth.rates, p),
+        lambda W, truth, p: (W, truth.gains, 0.999 * truth.x0, truth.rates, p),
+        lambda W, truth, p: (W * 1.001, truth.gains, truth.x0, truth.rates, p),
+        lambda W, truth, p: (W.T, truth.gains, truth.x0, truth.rates, p),
+        lambda W, truth, p: (
+            W,
+            truth.gains,
+            truth.x0,
+            truth.rates,
+            dataclasses.replace(p, tau_ms=21.0),
+        ),
+        lambda W, truth, p: (
+            W,
+            truth.gains,
+            truth.x0,
+            truth.rates,
+            dataclasses.replace(p, bin_ms=4.0),
+        ),
+        lambda W, truth, p: (
+            W,
+            truth.gains,
+            truth.x0,
+            truth.rates,
+            dataclasses.replace(p, r0_hz=19.0),
+        ),
+        lambda W, truth, p: (
+            W,
+            truth.gains,
+            truth.x0,
+            truth.rates,
+            dataclasses.replace(p, rmax_hz=90.0),
+        ),
+    ],
+    ids=[
+        "one-rate",
+        "conditions-swapped",
+        "gains",
+        "gains-swapped",
+        "x0",
+        "W",
+        "W-transposed",
+        "tau",
+        "bin",
+        "r0",
+        "rmax",
+    ],
+)
+def test_stored_rates_inconsistent_with_the_network_are_refused(rested, change):
+    W, gains, x0, rates, params = change(*rested)
+    with pytest.raises(
+        ValueError, match="the stored rates are not those of the stored W, gains and x0"
+    ):
+        rates_with_rest(W, gains, x0, rates, params, 3)
+
+
+def test_the_refusal_reports_the_largest_difference(rested):
+    W, truth, params = rested
+    rates = truth.rates.copy()
+    rates[0, 2, 1] += 0.25
+    rates[2, 5, 7] -= 0.125
+    with pytest.raises(ValueError, match=r"largest difference 0\.25 Hz"):
+        rates_with_rest(W, truth.gains, truth.x0, rates, params, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda W, g, x0, r: (W, g, x0, r[:2]), r"rates must have shape \(3, n_times, 12\)"),
+        (lambda W, g, x0, r: (W, g, x0, r[..., :-1]), r"rates must have shape \(3, n_times, 12\)"),
+        (lambda W, g, x0, r: (W, g, x0, r[0]), r"rates must have shape \(3, n_times, 12\)"),
+        (lambda W, g, x0, r: (W, g[:, :-1], x0, r), r"gains must have shape \(n_conditions, 12\)"),
+        (lambda W, g, x0, r: (W, -g, x0, r), "gains must be finite and positive"),
+        (lambda W, g, x0, r: (W, g, x0[:-1], r), r"x0 must have shape \(12,\)"),
+        (lambda W, g, x0, r: (W, g, np.full_like(x0, np.nan), r), "x0 must be finite"),
+        (lambda W, g, x0, r: (W[:-1], g, x0, r), "W must be a square 2-D array"),
+    ],
+)
+def test_malformed_inputs_are_refused_naming_the_input(rested, change, message):
+    W, truth, params = rested
+    W, gains, x0, rates = change(W, truth.gains, truth.x0, truth.rates)
+    with pytest.raises(ValueError, match=message):
+        rates_with_rest(W, gains, x0, rates, params, 2)
+
+
+@pytest.mark.parametrize("n_rest", [-1, 2.5, True, None, "3"])
+def test_a_bad_rest_length_is_refused(rested, n_rest):
+    W, truth, params = rested
+    with pytest.raises(ValueError, match="n_rest must be an integer >= 0"):
+        rates_with_rest(W, truth.gains, truth.x0, truth.rates, params, n_rest)
+
+
+def test_the_rest_decays_toward_baseline_for_a_stable_network(rested):
+    W, truth, params = rested
+    for gains in truth.gains:  # every condition's network is linearly stable at baseline
+        assert np.max(np.linalg.eigvals(W * gains).real) < 1.0
+    n_times, n_rest = truth.rates.shape[1], 200  # 400 ms of rest: 20 time constants
+    out = rates_with_rest(W, truth.gains, truth.x0, truth.rates, params, n_rest)
+    deviation = np.linalg.norm(out - params.r0_hz, axis=2)  # (condition, bin), Hz
+    at_movement_end = deviation[:, n_times - 1]
+    assert np.all(at_movement_end > 10.0)
+    assert np.all(deviation[:, -1] < 1e-2 * at_movement_end)
+    # and it keeps shrinking: the second half of the rest stays below the first
+    half = n_times + n_rest // 2
+    assert np.all(deviation[:, half:].max(axis=1) < deviation[:, n_times:half].max(axis=1))
+    np.testing.assert_allclose(out[:, -1], params.r0_hz, rtol=0, atol=0.05)
+
+
+def test_the_rest_of_an_unstable_network_does_not_return_to_baseline(rested):
+    # the contrast to the stable case: W scaled past stability at baseline keeps its activity
+    W, truth, params = rested
+    unstable = 4.0 * W
+    assert np.max(np.linalg.eigvals(unstable).real) > 1.0
+    gains = np.ones((1, W.shape[0]))
+    n_times, n_rest = truth.rates.shape[1], 200
+    rates = reference_rates(unstable, gains, truth.x0, params, n_times)
+    out = rates_with_rest(unstable, gains, truth.x0, rates, params, n_rest)
+    expected = reference_rates(unstable, gains, truth.x0, params, n_times + n_rest)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-8)
+    assert np.linalg.norm(out[0, -1] - params.r0_hz) > 10.0

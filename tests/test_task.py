@@ -455,3 +455,11 @@ def test_a_tanh_network_driven_by_cos_and_sin_alone_is_odd_symmetric():
     # with it, opposite directions are no longer mirror images
     states, output = _clean_output(task, shared, net, 30, params)
     assert np.abs(output[4:] + output[:4]).max() > 0.1 * np.abs(output).max()
+
+
+def test_a_preparatory_period_shorter_than_a_bin_and_unknown_trial_directions_are_refused():
+    with pytest.raises(ValueError, match="prep_ms must be at least one bin"):
+        Task(prep_ms=1e-9)
+    for bad in ([-1], [4]):
+        with pytest.raises(ValueError, match="directions must be indices in 0..3"):
+            Task(n_directions=4, input="angle").trials(np.array(bad))

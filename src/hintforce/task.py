@@ -196,6 +196,8 @@ def _multiple(name: str, value: float, step: float, positive: bool) -> int:
     steps = value / step
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
         raise ValueError(f"{name} must be a multiple of the bin width {step:g} ms, got {value!r}")
+    if positive and round(steps) == 0:
+        raise ValueError(f"{name} must be at least one bin ({step:g} ms), got {value!r}")
     return round(steps)
 
 
@@ -307,6 +309,10 @@ class Task:
     def trials(self, directions: np.ndarray) -> Trials:
         """The trials of ``directions`` (indices) as a network receives them."""
         directions = np.asarray(directions, dtype=int)
+        if directions.ndim != 1 or np.any((directions < 0) | (directions >= self.n_directions)):
+            raise ValueError(
+                f"directions must be indices in 0..{self.n_directions - 1}, got {directions}"
+            )
         return Trials(directions, self.encoding.encode(self.angles, directions), self.n_prep)
 
     def with_rest(self, targets: np.ndarray) -> np.ndarray:
