@@ -241,7 +241,7 @@ def test_adding_a_seed_schedules_only_that_seed_and_the_aggregates(small_run):
     )
     jobs = planned_jobs(small_run, "--configfile", config)
     per_run = [out for rule, out in jobs if rule not in AGGREGATE_RULES]
-    assert len(per_run) == 1 + len(study.MODEL_NAMES) + 1
+    assert len(per_run) == 1 + len(study.MODEL_NAMES) + 2  # observe, models, similarity, dynamics
     assert all("seed~9/" in out for out in per_run)
 
 
@@ -253,6 +253,9 @@ AGGREGATE_RULES = {
     "axis_figure",
     "tradeoff_figure",
     "example_run_figures",
+    "generalisation_figure",
+    "dynamics_tables",
+    "mechanism_report",
 }
 
 
