@@ -366,7 +366,7 @@ def test_grouping_submits_a_1000_seed_sweep_in_under_a_tenth_as_many_slurm_jobs(
     # Per seed at the default study (one circuit, muscle fraction, size, neuron fraction and
     # hint gain): its observation, every model and the run's similarity.
     run_jobs = sum(n for rule, n in counts.items() if groups[rule] == "run")
-    assert run_jobs == len(seeds) * (1 + len(study.MODEL_NAMES) + 1), counts
+    assert run_jobs == len(seeds) * (1 + len(study.MODEL_NAMES) + 2), counts  # + dynamics
     # Every job is planned inside a group job, none on its own ...
     members = len(re.findall(r"^ {4}(?:local)?rule \w+:$", text, flags=re.M))
     alone = len(re.findall(r"^(?:local)?rule (?!all:)\w+:$", text, flags=re.M))
