@@ -1,5 +1,7 @@
-"""Rule dynamics: the mechanism measures of one run's SOC and models, and each model's
-dynamical similarity to the SOC's populations."""
+"""Rule dynamics: the mechanism measures of one run's models after its circuit's SOC rows, and
+each model's dynamical similarity to the SOC's populations."""
+
+import pandas as pd
 
 from hintforce import dynamics, jobs, store, study
 from hintforce.seeding import generator
@@ -10,6 +12,7 @@ def main(
     *,
     output,
     soc_path,
+    reference_path,
     observation_path,
     model_paths,
     axes,
@@ -27,6 +30,7 @@ def main(
         loaded = {m: dynamics.load_model(p, soc.W.shape[0]) for m, p in trained.items()}
         table = dynamics.run_dynamics(
             soc,
+            pd.read_csv(reference_path),
             loaded,
             Task(**task_settings),
             observation.populations(axes[study.NEURON_FRACTION], held_out_fraction),
@@ -40,6 +44,7 @@ def main(
 main(
     output=snakemake.output[0],
     soc_path=snakemake.input.soc,
+    reference_path=snakemake.input.reference,
     observation_path=snakemake.input.observation,
     model_paths=snakemake.input.models,
     axes=snakemake.params.axes,

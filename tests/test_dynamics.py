@@ -37,7 +37,10 @@ def run():
         for name in (study.FLOOR, study.FF)
     }
     populations = {"all": np.arange(N), "observed": np.arange(9), "unobserved": np.arange(9, N)}
-    table = dynamics.run_dynamics(soc, models, TASK, populations, PARAMS, np.random.default_rng(0))
+    reference = dynamics.soc_dynamics(soc, TASK, PARAMS, np.random.default_rng(1))
+    table = dynamics.run_dynamics(
+        soc, reference, models, TASK, populations, PARAMS, np.random.default_rng(0)
+    )
     return soc, models, populations, table
 
 
@@ -119,8 +122,22 @@ def test_the_figures_spectra_are_the_rest_jacobians_eigenvalues(run):
 
 def test_mechanism_rows_are_deterministic(run):
     soc, models, populations, table = run
-    again = dynamics.run_dynamics(soc, models, TASK, populations, PARAMS, np.random.default_rng(0))
+    reference = dynamics.soc_dynamics(soc, TASK, PARAMS, np.random.default_rng(1))
+    again = dynamics.run_dynamics(
+        soc, reference, models, TASK, populations, PARAMS, np.random.default_rng(0)
+    )
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_every_network_counts_its_rest_state_as_a_fixed_point_of_the_rest_stability(run):
+    _, models, _, table = run
+    for name in (study.CEILING, *models):
+        fixed = _value(table, name, "fixed_points")
+        stable = _value(table, name, "stable_fixed_points")
+        rest_stable = _value(table, name, "abscissa_rest") < 0
+        assert (fixed >= 1).all()
+        assert (stable >= rest_stable).all()  # the rest is one of the stable ones when stable
+        assert (fixed - stable >= ~rest_stable).all()  # ... one of the unstable ones otherwise
 
 
 # ----------------------------------------------------------------------------------------------

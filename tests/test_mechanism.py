@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.linalg
 from scipy.optimize import brentq, minimize_scalar
@@ -376,9 +377,9 @@ def test_measure_shared_system_table():
         np.testing.assert_array_equal(value[name].to_numpy(), v)
     for name in ("fixed_points", "stable_fixed_points", "slow_points", "discarded_starts"):
         assert value[name].nunique() == 1
-    assert (
+    assert (  # the drawn starts and the rest state
         value["fixed_points"][0] + value["slow_points"][0] + value["discarded_starts"][0]
-        <= FAST.n_starts
+        <= FAST.n_starts + 1
     )
     again = mechanism.measure(system, states, movement, FAST, rng=np.random.default_rng(0))
     assert again.equals(table)  # determinism with a fixed seed
@@ -416,6 +417,22 @@ def test_measure_per_condition_systems():
         value["return_to_rest"].to_numpy(),
         mechanism.return_to_rest(rates, slice(0, 20), slice(30, 40)),
     )
+
+
+def test_measuring_networks_together_is_measuring_each_alone():
+    rng = np.random.default_rng(17)
+    networks = [mechanism.Network(*rnn_trajectories(rng), slice(10, 30)) for _ in range(2)]
+    networks.append(mechanism.Network(*rnn_trajectories(rng, n=15), slice(5, 20), end=12))
+    together = mechanism.measure_networks(
+        networks, FAST, [np.random.default_rng(i) for i in range(3)]
+    )
+    for i, net in enumerate(networks):
+        alone = mechanism.measure(
+            net.systems, net.states, net.movement, FAST, np.random.default_rng(i), end=net.end
+        )
+        pd.testing.assert_frame_equal(together[i], alone, check_exact=False, rtol=1e-9)
+    with pytest.raises(ValueError, match="one numpy.random.Generator per network"):
+        mechanism.measure_networks(networks, FAST, [np.random.default_rng(0)])
 
 
 def test_measure_rejects_mismatched_systems():

@@ -30,6 +30,7 @@ def test_stage_numbers_are_append_only():
         "similarity": 5,
         "sham": 6,
         "dynamics": 7,
+        "soc_dynamics": 8,
     }
 
 

@@ -221,7 +221,7 @@ def test_adding_a_circuit_builds_that_circuit_and_its_runs_only(small_run):
     per_circuit = [out for rule, out in jobs if rule not in AGGREGATE_RULES]
     assert per_circuit and all("gt~11" in out for out in per_circuit)
     rules = [rule for rule, _ in jobs]
-    for rule in ("emg", "soc_connectivity", "soc_gains", "ground_truth_figure"):
+    for rule in ("emg", "soc_connectivity", "soc_gains", "ground_truth_figure", "soc_dynamics"):
         assert rules.count(rule) == 1
     assert rules.count("train") == 2 * len(UNHINTED)
 

@@ -10,7 +10,10 @@ end of its trial and measured alike, and each model's dynamical similarity to th
   rest over the free run's last ``mechanism.rest_window_ms``, the local linear dynamics at the
   movement's last state and at rest, the transient amplification at rest and the fixed points
   with the input off. The SOC's rows come from its own weights and gains (one system per
-  condition); the models' from ``J``.
+  condition) and do not depend on the run: :func:`soc_dynamics` computes them once per circuit
+  (its fixed-point starts from the circuit's seed) and every run of the circuit puts them
+  first in its table. The models' rows come from ``J``, their fixed-point searches in one
+  batch (:func:`hintforce.mechanism.measure_networks`).
 * **Dynamical similarity** (:func:`hintforce.dsa.dsa_table`): each model's rates over the window
   against each SOC population's (measure ``dsa_<population>``, radians, no condition), the
   delays and rank chosen on each system's own one-step prediction error.
@@ -39,7 +42,10 @@ __all__ = [
     "example_panels",
     "load_model",
     "read_soc",
+    "model_trajectory",
     "run_dynamics",
+    "soc_dynamics",
+    "soc_trajectory",
     "trajectories",
 ]
 
@@ -155,28 +161,38 @@ class Trajectory:
         return [s.jacobian(np.zeros(s.n_units)) for s in systems]
 
 
-def trajectories(
-    soc: SOC, models: Mapping[str, Model], task: Task, free_run_ms: float
-) -> dict[str, Trajectory]:
-    """The SOC (first, as :data:`hintforce.study.CEILING`) and every model run over the task's
-    window and ``free_run_ms`` past it, with no input after the preparatory period."""
+def soc_trajectory(soc: SOC, task: Task, free_run_ms: float = 0.0) -> Trajectory:
+    """The SOC run from its fitted ``x0`` at movement onset over the task's window and
+    ``free_run_ms`` past it (:func:`hintforce.gain.simulate`, sampled on the bin grid)."""
     n_bins = task.n_window + round(free_run_ms / task.bin_ms)
     stride = soc.params.steps_per_bin
     states = gain.simulate(soc.W, soc.gains, soc.x0, soc.params, (n_bins - 1) * stride)
     systems = mechanism.RateSystem.soc(
         soc.W, soc.gains, soc.params.tau_ms, soc.params.r0_hz, soc.params.rmax_hz
     )
-    out = {
-        study.CEILING: Trajectory(
-            systems, np.ascontiguousarray(states[:, ::stride]), slice(0, task.n_times)
-        )
-    }
+    return Trajectory(systems, np.ascontiguousarray(states[:, ::stride]), slice(0, task.n_times))
+
+
+def model_trajectory(model: Model, task: Task, free_run_ms: float) -> Trajectory:
+    """A model run from ``x = 0`` through its preparatory period, over the task's window and
+    ``free_run_ms`` past it, with no input after the preparatory period
+    (:func:`hintforce.force.trajectory`)."""
+    n_bins = task.n_window + round(free_run_ms / task.bin_ms)
     trials = task.trials(np.arange(task.n_directions))
+    net = model.fit.network
+    x = force.trajectory(net, trials, model.fit.shared, n_bins, model.params)
     movement = slice(task.n_prep, task.n_prep + task.n_times)
+    return Trajectory(mechanism.RateSystem.rnn(net.J, model.params.tau_ms), x, movement)
+
+
+def trajectories(
+    soc: SOC, models: Mapping[str, Model], task: Task, free_run_ms: float
+) -> dict[str, Trajectory]:
+    """The SOC (first, as :data:`hintforce.study.CEILING`) and every model run over the task's
+    window and ``free_run_ms`` past it."""
+    out = {study.CEILING: soc_trajectory(soc, task, free_run_ms)}
     for name, model in models.items():
-        net = model.fit.network
-        x = force.trajectory(net, trials, model.fit.shared, n_bins, model.params)
-        out[name] = Trajectory(mechanism.RateSystem.rnn(net.J, model.params.tau_ms), x, movement)
+        out[name] = model_trajectory(model, task, free_run_ms)
     return out
 
 
@@ -197,8 +213,41 @@ def example_panels(
     return spectra, traces, task.bin_ms * np.arange(n_steps)
 
 
+def _table(name: str, rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(model=name)[list(COLUMNS)]
+
+
+def soc_dynamics(
+    soc: SOC, task: Task, params: DynamicsParams, rng: np.random.Generator
+) -> pd.DataFrame:
+    """The SOC's mechanism rows, the reference of every run of its circuit.
+
+    Parameters
+    ----------
+    soc : SOC
+    task : Task
+        Its window (movement and rest) is the trial; every direction is measured.
+    params : DynamicsParams
+    rng : numpy.random.Generator
+        The fixed-point starts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, measure, condition, value``: model :data:`hintforce.study.CEILING`,
+        every measure of :data:`hintforce.mechanism.MEASURE_NAMES` per condition, from the
+        SOC's own weights and gains (one system per condition).
+    """
+    run = soc_trajectory(soc, task, params.free_run_ms)
+    rows = mechanism.measure(
+        run.systems, run.states, run.movement, params.mechanism(task.bin_ms), rng
+    )
+    return _table(study.CEILING, rows)
+
+
 def run_dynamics(
     soc: SOC,
+    reference: pd.DataFrame,
     models: Mapping[str, Model],
     task: Task,
     populations: Mapping[str, np.ndarray],
@@ -210,6 +259,8 @@ def run_dynamics(
     Parameters
     ----------
     soc : SOC
+    reference : pandas.DataFrame
+        The SOC's rows (:func:`soc_dynamics` of the run's circuit), put first.
     models : mapping of name to Model
     task : Task
         Its window (movement and rest) is the trial; every direction is measured.
@@ -218,37 +269,40 @@ def run_dynamics(
         (:data:`hintforce.study.POPULATIONS`).
     params : DynamicsParams
     rng : numpy.random.Generator
-        Spawned into one generator per network's fixed-point starts (the SOC's first, then the
-        models' in the given order) and one for the similarity's starts.
+        Spawned into one generator per model's fixed-point starts (in the given order) and one
+        for the similarity's starts.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``model, measure, condition, value``: the SOC (model
-        :data:`hintforce.study.CEILING`) and each model, every measure of
-        :data:`hintforce.mechanism.MEASURE_NAMES` per condition, then each model's
+        Columns ``model, measure, condition, value``: the SOC's rows, each model's, every
+        measure of :data:`hintforce.mechanism.MEASURE_NAMES` per condition, then each model's
         ``dsa_<population>`` (condition empty).
     """
-    mech = params.mechanism(task.bin_ms)
-    runs = trajectories(soc, models, task, params.free_run_ms)
+    runs = {
+        name: model_trajectory(model, task, params.free_run_ms) for name, model in models.items()
+    }
     generators = rng.spawn(len(runs) + 1)
-    parts, windows = [], {}
-    for (name, run), g in zip(runs.items(), generators, strict=False):
-        rows = mechanism.measure(run.systems, run.states, run.movement, mech, g)
-        parts.append(rows.assign(model=name))
+    tables = mechanism.measure_networks(
+        [mechanism.Network(run.systems, run.states, run.movement) for run in runs.values()],
+        params.mechanism(task.bin_ms),
+        generators[:-1],
+    )
+    windows = {}
+    for name, run in runs.items():
         start = run.movement.start
         windows[name] = run.rates()[:, start : start + task.n_window]
-    soc_window = windows.pop(study.CEILING)
+    soc_window = soc_trajectory(soc, task).rates()
     targets = {p: soc_window[:, :, idx] for p, idx in populations.items()}
     similarity = dsa.dsa_table(windows, targets, dsa.DSAParams(), generators[-1])
-    parts.append(
-        pd.DataFrame(
-            {
-                "model": similarity["source"],
-                "measure": DSA_PREFIX + similarity["target"],
-                "condition": np.nan,
-                "value": similarity["distance"],
-            }
-        )
+    dsa_rows = pd.DataFrame(
+        {
+            "model": similarity["source"],
+            "measure": DSA_PREFIX + similarity["target"],
+            "condition": np.nan,
+            "value": similarity["distance"],
+        }
     )
-    return pd.concat(parts, ignore_index=True)[list(COLUMNS)]
+    parts = [reference[list(COLUMNS)]]
+    parts += [_table(name, rows) for name, rows in zip(runs, tables, strict=True)]
+    return pd.concat([*parts, dsa_rows], ignore_index=True)[list(COLUMNS)]

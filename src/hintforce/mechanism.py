@@ -49,7 +49,9 @@ Measures
 * **Fixed points** with the input off (:func:`fixed_points`): minima of
   ``q(x) = 1/2 ||F(x) / s||^2`` (``s`` the state scale: 1 for the RNN, ``r0`` for the SOC, so
   ``q`` is dimensionless), with gradient ``grad q = A_F(x)^T F(x) / s^2``,
-  ``A_F = -I + W diag(g ⊙ f'(g ⊙ x))`` the Jacobian of ``F``. Starts: ``n_starts`` of the given
+  ``A_F = -I + W diag(g ⊙ f'(g ⊙ x))`` the Jacobian of ``F``. Starts: the rest state
+  ``x = 0``, a fixed point of either network by construction (``tanh(0) = phi(0) = 0``), so it
+  is always counted, with the stability of the rest Jacobian; and ``n_starts`` of the given
   trajectory states drawn at random, each plus Gaussian noise of sd ``start_noise`` times the
   states' per-unit sd. Every start is minimised by L-BFGS (memory 10, Armijo backtracking,
   vectorised over the starts) for at most ``max_iterations`` iterations, and every minimum with
@@ -97,12 +99,14 @@ __all__ = [
     "LocalDynamics",
     "MechanismParams",
     "Measure",
+    "Network",
     "RateSystem",
     "amplification",
     "batched_lbfgs",
     "fixed_points",
     "local_dynamics",
     "measure",
+    "measure_networks",
     "q_and_gradient",
     "return_to_rest",
 ]
@@ -169,19 +173,21 @@ class MechanismParams:
         Horizon of the amplification peak, s (> 0). Default 2, the free run's length.
     octaves, points_per_octave : int
         The amplification grid spans ``t_max 2^-octaves`` to ``t_max`` with
-        ``points_per_octave`` points per halving (>= 1 each). Defaults 10 and 2: from ~2 ms
+        ``points_per_octave`` points per halving (>= 1 each). Defaults 10 and 1: from ~2 ms
         (below every time constant of either network, so the earliest peak is bracketed) in
-        steps of sqrt(2); the grid only brackets the peak, which the root finding then locates
-        exactly.
+        steps of 2; the grid only brackets the peak, which the root finding then locates
+        exactly (on the default study's SOC and models a grid twice as fine gives the same
+        peaks and times to 10 digits, at 25% more cost).
     n_starts : int
-        Starts of the fixed-point search per system (>= 1). Default 20, below the 50 of a
-        generous search (Sussillo & Barak 2013 use tens to hundreds), for the cost of one run:
-        its six networks (five RNNs of 300 units, one SOC of 200 units and 8 conditions, i.e.
-        13 systems) get all their measures next to DSA in one benchmark
-        (``benchmarks/bench_mechanism.py``), where the search takes ~1.5 s of CPU with 20
-        starts and 200 iterations, about as much as the local dynamics' Schur forms. Starts
-        drawn from the trajectory states find the attractors the trajectories visit; one they
-        visit rarely may be missed, so the counts are lower bounds.
+        Starts of the fixed-point search per system drawn from its trajectories (>= 1), besides
+        the rest state. Default 20, below the 50 of a generous search (Sussillo & Barak 2013
+        use tens to hundreds), for the cost of one run: its five RNNs of 300 units get all
+        their measures next to DSA in one benchmark (``benchmarks/bench_mechanism.py``), where
+        the batched search takes ~1.1 s of CPU with 20 starts and 200 iterations, less than the
+        local dynamics' Schur forms. Starts drawn from the trajectory states find the
+        attractors the trajectories visit; one they visit rarely may be missed, and in a
+        chaotic network most starts are still descending at the iteration cap, so the counts
+        are lower bounds.
     start_noise : float
         Sd of the Gaussian noise added to each start, relative to the trajectory states'
         per-unit sd (>= 0). Default 0.1: starts leave the trajectory's manifold, so the search
@@ -213,7 +219,7 @@ class MechanismParams:
     slow_s: float = 1.0
     t_max_s: float = 2.0
     octaves: int = 10
-    points_per_octave: int = 2
+    points_per_octave: int = 1
     n_starts: int = 20
     start_noise: float = 0.1
     fixed_q: float = 1e-10
@@ -503,7 +509,7 @@ def _exact_singular(E: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def amplification(
-    A: np.ndarray, t_max_s: float = 2.0, octaves: int = 10, points_per_octave: int = 2
+    A: np.ndarray, t_max_s: float = 2.0, octaves: int = 10, points_per_octave: int = 1
 ) -> Amplification:
     """Peak of ``||expm(A t)||_2`` over ``t in (0, t_max]`` and its time.
 
@@ -614,53 +620,89 @@ class FixedPoints:
 
 
 class _Landscape:
-    """``q`` and its gradient in scaled coordinates ``y = x / s`` for a batch of starts, each
-    row with its own gains (all conditions of one SOC share ``W``)."""
+    """``q`` and its gradient in scaled coordinates ``y = x / s`` for a batch of starts of
+    systems with one number of units, each row with its own system: rows of systems that share
+    ``W`` and ``f`` (one SOC's conditions, which differ in their gains only) form one group,
+    evaluated with one matrix product."""
 
-    def __init__(self, system: RateSystem, gains: np.ndarray):
-        self.W = system.W
-        self.gains = gains  # (K, N)
-        self.kind, self.r0, self.rmax = system.nonlinearity, system.r0_hz, system.rmax_hz
-        self.s = system.state_scale
+    def __init__(self, systems: Sequence[RateSystem], owner: np.ndarray):
+        self.networks: list[RateSystem] = []
+        network_of = []
+        for system in systems:
+            match = next(
+                (i for i, net in enumerate(self.networks) if _same_network(net, system)), None
+            )
+            if match is None:
+                match = len(self.networks)
+                self.networks.append(system)
+            network_of.append(match)
+        self.network = np.asarray(network_of, dtype=int)[owner]  # (K,) network of each row
+        self.gains = np.stack([systems[i].gains for i in owner])  # (K, N)
+
+    def _groups(self, rows: np.ndarray):
+        """(network, positions in ``rows``) of every network among ``rows``."""
+        nets = self.network[rows]
+        first = int(nets[0]) if nets.size else 0
+        if np.all(nets == first):
+            yield self.networks[first], slice(None)
+            return
+        for i in np.unique(nets):
+            yield self.networks[i], np.flatnonzero(nets == i)
 
     def residual(self, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        g = self.gains[rows]
-        u = g * (self.s * y)
-        return -y + _nonlinearity(u, self.kind, self.r0, self.rmax) @ self.W.T / self.s
+        out = np.empty_like(y)
+        for net, at in self._groups(rows):
+            s = net.state_scale
+            u = self.gains[rows[at]] * (s * y[at])
+            out[at] = -y[at] + _nonlinearity(u, net.nonlinearity, net.r0_hz, net.rmax_hz) @ (
+                net.W.T / s
+            )
+        return out
 
     def q(self, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
         r = self.residual(y, rows)
         return 0.5 * np.einsum("kn,kn->k", r, r)
 
     def q_grad(self, y: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g = self.gains[rows]
-        u = g * (self.s * y)
-        if self.kind == "tanh":
-            t = np.tanh(u)
-            rate = t
-        else:  # phi(u) = c tanh(u / c), phi'(u) = 1 - tanh(u / c)^2, c = r0 or rmax - r0
-            c = np.where(u < 0, self.r0, self.rmax - self.r0)
-            t = np.tanh(u / c)
-            rate = c * t
-        r = rate @ self.W.T
-        r /= self.s
-        r -= y
-        t *= t
-        np.subtract(1.0, t, out=t)
-        t *= g  # d f(g x) / dx
-        grad = r @ self.W
-        grad *= t
-        grad -= r
-        return 0.5 * np.vecdot(r, r), grad
+        q, grad = np.empty(y.shape[0]), np.empty_like(y)
+        for net, at in self._groups(rows):
+            q[at], grad[at] = _q_grad(net, self.gains[rows[at]], y[at])
+        return q, grad
 
     def jacobians(self, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``A_F`` (K, N, N) of ``F`` (dimensionless; the same for ``y`` and ``x``)."""
-        g = self.gains[rows]
-        slope = g * _derivative(g * (self.s * y), self.kind, self.r0, self.rmax)
-        J = self.W[None, :, :] * slope[:, None, :]
-        n = self.W.shape[0]
+        n = y.shape[1]
+        J = np.empty((y.shape[0], n, n))
+        for net, at in self._groups(rows):
+            g = self.gains[rows[at]]
+            u = g * (net.state_scale * y[at])
+            slope = g * _derivative(u, net.nonlinearity, net.r0_hz, net.rmax_hz)
+            J[at] = net.W[None, :, :] * slope[:, None, :]
         J[:, np.arange(n), np.arange(n)] -= 1.0
         return J
+
+
+def _q_grad(net: RateSystem, g: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``q`` and its gradient of rows ``y`` (k, N) of one network with gains ``g`` (k, N)."""
+    s = net.state_scale
+    u = g * (s * y)
+    if net.nonlinearity == "tanh":
+        t = np.tanh(u)
+        rate = t
+    else:  # phi(u) = c tanh(u / c), phi'(u) = 1 - tanh(u / c)^2, c = r0 or rmax - r0
+        c = np.where(u < 0, net.r0_hz, net.rmax_hz - net.r0_hz)
+        t = np.tanh(u / c)
+        rate = c * t
+    r = rate @ net.W.T
+    r /= s
+    r -= y
+    t *= t
+    np.subtract(1.0, t, out=t)
+    t *= g  # d f(g x) / dx
+    grad = r @ net.W
+    grad *= t
+    grad -= r
+    return 0.5 * np.vecdot(r, r), grad
 
 
 def q_and_gradient(system: RateSystem, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -681,7 +723,7 @@ def q_and_gradient(system: RateSystem, x: np.ndarray) -> tuple[np.ndarray, np.nd
     x = np.asarray(x, dtype=np.float64)
     y = np.atleast_2d(x) / system.state_scale
     rows = np.zeros(y.shape[0], dtype=int)
-    q, grad_y = _Landscape(system, system.gains[None, :]).q_grad(y, rows)
+    q, grad_y = _Landscape([system], rows).q_grad(y, rows)
     grad = grad_y / system.state_scale
     if x.ndim == 1:
         return float(q[0]), grad[0]
@@ -922,12 +964,14 @@ def _check_rng(rng: object) -> np.random.Generator:
 def _draw_starts(
     states: np.ndarray, n_starts: int, noise: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """``n_starts`` states drawn at random (without replacement when there are enough) plus
-    Gaussian noise of sd ``noise`` times the per-unit sd of the states, (n_starts, N)."""
+    """The rest state ``x = 0`` and ``n_starts`` states drawn at random (without replacement
+    when there are enough) plus Gaussian noise of sd ``noise`` times the per-unit sd of the
+    states, (1 + n_starts, N)."""
     flat = states.reshape(-1, states.shape[-1])
     pick = rng.choice(flat.shape[0], size=n_starts, replace=flat.shape[0] < n_starts)
     sd = flat.std(axis=0)
-    return flat[pick] + noise * sd * rng.standard_normal((n_starts, flat.shape[1]))
+    drawn = flat[pick] + noise * sd * rng.standard_normal((n_starts, flat.shape[1]))
+    return np.concatenate([np.zeros((1, flat.shape[1])), drawn])
 
 
 def _check_states(states: np.ndarray, n: int, name: str = "states") -> np.ndarray:
@@ -953,23 +997,44 @@ def _search(
     systems: Sequence[RateSystem],
     starts: Sequence[np.ndarray],
     params: MechanismParams,
+    rest_abscissa: Sequence[float] | None = None,
 ) -> list[FixedPoints]:
-    """Fixed-point search of several systems, ``starts[i]`` (n_i, N) in state units for
-    ``systems[i]``. Systems that share W and f (one SOC's conditions) are minimised in one
-    batch, each start with its own system's gains."""
-    first = systems[0]
-    if any(not _same_network(first, other) for other in systems[1:]):
-        return [_search([sys_], [x0], params)[0] for sys_, x0 in zip(systems, starts, strict=True)]
-    s = first.state_scale
-    n = first.n_units
+    """Fixed-point search of several systems, ``starts[i]`` (n_i, N_i) in state units for
+    ``systems[i]``. The starts of all systems with one number of units are minimised in one
+    batch, each with its own system. ``rest_abscissa[i]``, when given, is the spectral abscissa
+    of ``systems[i]``'s Jacobian at rest (x = 0), taken for a fixed point there instead of
+    recomputing it."""
+    results: list[FixedPoints | None] = [None] * len(systems)
+    sizes: dict[int, list[int]] = {}
+    for i, system in enumerate(systems):
+        sizes.setdefault(system.n_units, []).append(i)
+    for members in sizes.values():
+        found = _search_batch(
+            [systems[i] for i in members],
+            [starts[i] for i in members],
+            params,
+            None if rest_abscissa is None else [rest_abscissa[i] for i in members],
+        )
+        for i, points in zip(members, found, strict=True):
+            results[i] = points
+    return results
+
+
+def _search_batch(
+    systems: Sequence[RateSystem],
+    starts: Sequence[np.ndarray],
+    params: MechanismParams,
+    rest_abscissa: Sequence[float] | None,
+) -> list[FixedPoints]:
+    """:func:`_search` of systems with one number of units, in one L-BFGS batch."""
     owner = np.concatenate([np.full(len(x0), i) for i, x0 in enumerate(starts)])
-    gains = np.stack([systems[i].gains for i in owner])
-    land = _Landscape(first, gains)
+    scale = np.array([systems[i].state_scale for i in owner])[:, None]
+    land = _Landscape(systems, owner)
     # a start is done once q < fixed_q (a fixed point by definition; the Newton polish
     # sharpens it) or when it stalls at a minimum (slow points)
     result = batched_lbfgs(
         land.q_grad,
-        np.concatenate(starts) / s,
+        np.concatenate(starts) / scale,
         params.max_iterations,
         ftol=1e-10,
         f_scale=0.0,
@@ -978,7 +1043,7 @@ def _search(
     y, q = result.x, result.f
     rows = np.arange(len(owner))
     results = []
-    radius = params.merge_distance * math.sqrt(n)
+    radius = params.merge_distance * math.sqrt(systems[0].n_units)
     for i, system in enumerate(systems):
         mine = np.flatnonzero((owner == i) & (q < params.slow_q))
         n_discarded = int(np.count_nonzero(owner == i)) - mine.size
@@ -992,8 +1057,12 @@ def _search(
         order = np.lexsort((mine_q, ~fixed))
         y_m, mine_q, fixed = y_m[order], mine_q[order], fixed[order]
         abscissa = np.full(mine_q.size, np.nan)
+        s = system.state_scale
         for j in np.flatnonzero(fixed):
-            abscissa[j] = float(_schur(system.jacobian(s * y_m[j]))[1].max())
+            if rest_abscissa is not None and not np.any(y_m[j]):
+                abscissa[j] = rest_abscissa[i]
+            else:
+                abscissa[j] = float(_schur(system.jacobian(s * y_m[j]))[1].max())
         results.append(
             FixedPoints(
                 states=s * y_m,
@@ -1127,23 +1196,126 @@ def _rest_measures(
         values["amplification_time_s"][rows] = amp.time_s
 
 
-def _fixed_point_measures(
-    values: dict[str, np.ndarray],
+def _fixed_point_starts(
     distinct: Sequence[RateSystem],
     states: np.ndarray,
     params: MechanismParams,
     rng: np.random.Generator,
-) -> None:
-    """Fixed-point counts of each distinct system, into ``values``: one system's starts are
-    drawn from every condition's states, each of per-condition systems' from its own."""
+) -> list[np.ndarray]:
+    """The starts of each distinct system: one system's drawn from every condition's states,
+    each of per-condition systems' from its own."""
     pools = [states] if len(distinct) == 1 else list(states)
-    starts = [_draw_starts(pool, params.n_starts, params.start_noise, rng) for pool in pools]
-    for i, points in enumerate(_search(distinct, starts, params)):
-        rows = slice(None) if len(distinct) == 1 else i
+    return [_draw_starts(pool, params.n_starts, params.start_noise, rng) for pool in pools]
+
+
+def _fixed_point_measures(values: dict[str, np.ndarray], found: Sequence[FixedPoints]) -> None:
+    """Fixed-point counts of each distinct system, into ``values`` (one system: every
+    condition's row; one per condition: its row)."""
+    for i, points in enumerate(found):
+        rows = slice(None) if len(found) == 1 else i
         values["fixed_points"][rows] = points.n_fixed
         values["stable_fixed_points"][rows] = points.n_stable
         values["slow_points"][rows] = points.n_slow
         values["discarded_starts"][rows] = points.n_discarded
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network's trajectory, as :func:`measure_networks` takes it.
+
+    Attributes
+    ----------
+    systems : RateSystem or sequence of RateSystem
+        One autonomous system shared by every condition (the RNN), or one per condition (the
+        SOC, :meth:`RateSystem.soc`).
+    states : ndarray, shape (C, S, N)
+        States ``x`` along the network's own trajectory on the ``bin_ms`` grid: the trial
+        (preparation, movement, optional rest) followed by the free run.
+    movement : slice
+        Steps of the movement window.
+    end : int, optional
+        Step of the movement's last state; default the movement window's last step.
+    final : slice, optional
+        Steps of the final window; default the last ``rest_window_bins`` steps.
+    """
+
+    systems: RateSystem | Sequence[RateSystem]
+    states: np.ndarray
+    movement: slice
+    end: int | None = None
+    final: slice | None = None
+
+
+def measure_networks(
+    networks: Sequence[Network],
+    params: MechanismParams | None = None,
+    rngs: Sequence[np.random.Generator] | None = None,
+) -> list[pd.DataFrame]:
+    """Every mechanism measure of several networks (:data:`MEASURES`), one table each.
+
+    The same as :func:`measure` of each network with its generator, except that the
+    fixed-point searches of all networks with one number of units run as one batch (each
+    start's minimisation is independent of the others', so only the cost changes).
+
+    Parameters
+    ----------
+    networks : sequence of Network
+    params : MechanismParams, optional
+    rngs : sequence of numpy.random.Generator
+        One per network: the starts of its fixed-point search (required).
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        :func:`measure`'s table of each network.
+    """
+    params = MechanismParams() if params is None else params
+    if rngs is None or len(rngs) != len(networks):
+        raise ValueError(f"rngs must hold one numpy.random.Generator per network ({len(networks)})")
+    prepared = [
+        _measure_trajectory(net, params, _check_rng(g))
+        for net, g in zip(networks, rngs, strict=True)
+    ]
+    systems = [system for _, distinct, _ in prepared for system in distinct]
+    starts = [x0 for _, _, pool in prepared for x0 in pool]
+    rest = [v for values, distinct, _ in prepared for v in values["abscissa_rest"][: len(distinct)]]
+    found = _search(systems, starts, params, rest)
+    tables, at = [], 0
+    for values, distinct, _ in prepared:
+        _fixed_point_measures(values, found[at : at + len(distinct)])
+        at += len(distinct)
+        c = values["return_to_rest"].size
+        tables.append(
+            pd.DataFrame(
+                {
+                    "measure": np.repeat(MEASURE_NAMES, c),
+                    "condition": np.tile(np.arange(c), len(MEASURE_NAMES)),
+                    "value": np.concatenate([values[name] for name in MEASURE_NAMES]),
+                },
+                columns=list(MEASURE_COLUMNS),
+            )
+        )
+    return tables
+
+
+def _measure_trajectory(
+    net: Network, params: MechanismParams, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], list[RateSystem], list[np.ndarray]]:
+    """Every measure of one network but the fixed points, its distinct systems and their
+    fixed-point starts."""
+    per_condition, states = _per_condition(net.systems, net.states)
+    c, n_steps, _ = states.shape
+    move = _steps(net.movement, n_steps, "movement")
+    end = move[-1] if net.end is None else range(n_steps)[net.end]
+    final = net.final
+    if final is None:
+        final = slice(n_steps - params.rest_window_bins, n_steps)
+    _steps(final, n_steps, "final")
+    distinct = [per_condition[0]] if isinstance(net.systems, RateSystem) else per_condition
+    values: dict[str, np.ndarray] = {name: np.empty(c) for name in MEASURE_NAMES}
+    _trajectory_measures(values, per_condition, states, (net.movement, end, final), params.slow_s)
+    _rest_measures(values, distinct, params)
+    return values, distinct, _fixed_point_starts(distinct, states, params, rng)
 
 
 def measure(
@@ -1160,21 +1332,11 @@ def measure(
 
     Parameters
     ----------
-    systems : RateSystem or sequence of RateSystem
-        One autonomous system shared by every condition (the RNN), or one per condition (the
-        SOC, :meth:`RateSystem.soc`).
-    states : ndarray, shape (C, S, N)
-        States ``x`` along the network's own trajectory on the ``bin_ms`` grid: the trial
-        (preparation, movement, optional rest) followed by the free run.
-    movement : slice
-        Steps of the movement window.
+    systems, states, movement, end, final
+        The network's trajectory (:class:`Network`).
     params : MechanismParams, optional
     rng : numpy.random.Generator
         Starts of the fixed-point search (required).
-    end : int, optional
-        Step of the movement's last state; default the movement window's last step.
-    final : slice, optional
-        Steps of the final window; default the last ``params.rest_window_bins`` steps.
 
     Returns
     -------
@@ -1188,24 +1350,4 @@ def measure(
         starts drawn from all conditions' states) and repeated on every condition's row, so
         both networks' tables have the same rows.
     """
-    params = MechanismParams() if params is None else params
-    rng = _check_rng(rng)
-    per_condition, states = _per_condition(systems, states)
-    c, n_steps, _ = states.shape
-    move = _steps(movement, n_steps, "movement")
-    end = move[-1] if end is None else range(n_steps)[end]
-    final = slice(n_steps - params.rest_window_bins, n_steps) if final is None else final
-    _steps(final, n_steps, "final")
-    distinct = [per_condition[0]] if isinstance(systems, RateSystem) else per_condition
-    values: dict[str, np.ndarray] = {name: np.empty(c) for name in MEASURE_NAMES}
-    _trajectory_measures(values, per_condition, states, (movement, end, final), params.slow_s)
-    _rest_measures(values, distinct, params)
-    _fixed_point_measures(values, distinct, states, params, rng)
-    return pd.DataFrame(
-        {
-            "measure": np.repeat(MEASURE_NAMES, c),
-            "condition": np.tile(np.arange(c), len(MEASURE_NAMES)),
-            "value": np.concatenate([values[name] for name in MEASURE_NAMES]),
-        },
-        columns=list(MEASURE_COLUMNS),
-    )
+    return measure_networks([Network(systems, states, movement, end, final)], params, [rng])[0]

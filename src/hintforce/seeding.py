@@ -21,6 +21,7 @@ STAGES = {
     "similarity": 5,
     "sham": 6,  # the derangement of the conditions of shuffled hints (per run seed)
     "dynamics": 7,  # the mechanism measures' fixed-point and DSA starts (per run seed)
+    "soc_dynamics": 8,  # the SOC's fixed-point starts (per circuit seed)
 }
 
 

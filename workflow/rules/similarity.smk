@@ -33,10 +33,35 @@ rule similarity:
         "../../scripts/similarity.py"
 
 
+rule soc_dynamics:
+    input:
+        lib("soc_dynamics"),
+        soc=f"{GROUND_TRUTH}/soc.zarr",
+    output:
+        f"{GROUND_TRUTH}/dynamics.csv",
+    log:
+        log_path(f"{GROUND_TRUTH}/dynamics.csv"),
+    benchmark:
+        benchmark_path(f"{GROUND_TRUTH}/dynamics.csv")
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=2,
+    params:
+        axes=run_axes,
+        dynamics=settings(config["dynamics"]),
+        task=task_settings(),
+    script:
+        "../../scripts/soc_dynamics.py"
+
+
 rule dynamics:
     input:
         lib("dynamics"),
         soc=f"{GROUND_TRUTH}/soc.zarr",
+        reference=f"{GROUND_TRUTH}/dynamics.csv",
         observation=OBSERVATION,
         models=run_models,
     output:
