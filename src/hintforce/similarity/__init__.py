@@ -9,6 +9,9 @@ One module per family of metrics, behind one run engine:
 * :mod:`~hintforce.similarity.validation`: the activity components (full, condition-specific),
   the folds over conditions and the largest ``k`` a study supports;
 * :mod:`~hintforce.similarity.nulls`: the permutation nulls (condition labels permuted);
+* :mod:`~hintforce.similarity.interface`: the metric interface (fit on training conditions,
+  score on test conditions) and its generic relabel-and-rescore null, through which a metric
+  without a fast path enters a run (:func:`compare_run`'s ``metrics``);
 * :mod:`~hintforce.similarity.decompositions`: cached PCA of any set of conditions' samples;
 * :mod:`~hintforce.similarity.engine`: :func:`compare_run`, one run's whole table.
 
@@ -27,6 +30,7 @@ from hintforce.similarity.engine import (
     SimilarityParams,
     compare_run,
 )
+from hintforce.similarity.interface import GenericMetric, Metric, relabel_scores
 from hintforce.similarity.predictivity import ridge_loco_errors
 from hintforce.similarity.subspace import (
     PCAScores,
@@ -47,6 +51,8 @@ __all__ = [
     "RELIABILITY",
     "SPECTRUM_COLUMNS",
     "TABLE_COLUMNS",
+    "GenericMetric",
+    "Metric",
     "PCAScores",
     "RunSimilarity",
     "SimilarityParams",
@@ -59,6 +65,7 @@ __all__ = [
     "max_k",
     "pca_scores",
     "procrustes_angular",
+    "relabel_scores",
     "ridge_loco_errors",
     "stack_conditions",
 ]

@@ -6,6 +6,9 @@ metric, ``k``, component and validation, each value next to its permutation null
 in-sample and cross-validated scores on the training directions, and, when the task holds
 directions out, the held-out-direction scores in a second pass.
 
+A metric without a fast path enters through :mod:`hintforce.similarity.interface` (fit and
+score, with the generic relabel-and-rescore null), scored for every row next to these.
+
 Cost. Nothing is refitted per permutation: the decompositions of a model do not depend on the
 pairing of its conditions with the SOC's, the SOC's fold decompositions are cached per set of
 conditions and shared by every model, and every pairing's cross-products are sums of
@@ -23,6 +26,7 @@ import pandas as pd
 
 from hintforce._validate import check_integer, check_number
 from hintforce.similarity.decompositions import Blocks, Eigen
+from hintforce.similarity.interface import GenericMetric, relabel_scores
 from hintforce.similarity.nulls import draw_pairings, summarise_null
 from hintforce.similarity.predictivity import median, predictivity
 from hintforce.similarity.subspace import (
@@ -235,8 +239,10 @@ class _Run:
         halves: dict[str, tuple[np.ndarray, np.ndarray]],
         params: SimilarityParams,
         scheme: Scheme,
+        generic: Mapping[str, GenericMetric],
     ) -> None:
         self.soc_rates = soc_rates
+        self.generic = generic
         self.model_rates = model_rates
         self.C, self.T = soc_rates.shape[:2]
         self.scheme = scheme
@@ -316,6 +322,26 @@ class _Run:
             self.values[(*key, _PREDICTIVITY, k, component, folded_validation)] = median(
                 folded, columns
             )
+            self._generic_metrics(key, component, sources[s], targets[t])
+
+    def _generic_metrics(
+        self, key: tuple[str, str], component: str, source: Blocks, target: Blocks
+    ) -> None:
+        """Every metric without a fast path of one row, by :func:`relabel_scores`."""
+        if not self.generic:
+            return
+        X = source.X.reshape(self.C, self.T, -1)
+        Y = target.X.reshape(self.C, self.T, -1)
+        validations = [(self.scheme.fold_validation, self.scheme.folds)]
+        if self.scheme.in_sample:
+            every = np.arange(self.C)
+            validations.append((_IN_SAMPLE, ((every, every),)))
+        for name, generic in self.generic.items():
+            for k in self.params.ks:
+                metric = generic.make(k)
+                for validation, folds in validations:
+                    scores = relabel_scores(metric, X, Y, folds, self.perms)
+                    self.values[(*key, name, k, component, validation)] = scores
 
     def _blocks(self, X: np.ndarray, constant: np.ndarray, label: str) -> Blocks:
         """The condition blocks of ``X`` without its constant columns (counted in ``dropped``
@@ -448,21 +474,26 @@ class _Run:
             self.values[(*key, _PROCRUSTES, k, component, validation)] = procrustes
 
 
-def _orders(models: Sequence[str], ks: Sequence[int]) -> tuple[dict, ...]:
-    """Each row key's order in the table: the registry's (models in the order given)."""
+def _orders(
+    models: Sequence[str], ks: Sequence[int], generic: Sequence[str] = ()
+) -> tuple[dict, ...]:
+    """Each row key's order in the table: the registry's (models in the order given, metrics
+    without a fast path after the registry's)."""
     return (
         {name: i for i, name in enumerate([*models, *REFERENCES])},
         {p: i for i, p in enumerate(POPULATIONS)},
-        {m.name: i for i, m in enumerate(METRICS)},
+        {name: i for i, name in enumerate([*(m.name for m in METRICS), *generic])},
         {k: i for i, k in enumerate(ks)},
         {c: i for i, c in enumerate(COMPONENTS)},
         {v: i for i, v in enumerate(VALIDATIONS)},
     )
 
 
-def _table(values: dict[tuple, np.ndarray], orders: tuple[dict, ...]) -> pd.DataFrame:
+def _table(
+    values: dict[tuple, np.ndarray], orders: tuple[dict, ...], higher_is_better: dict[str, bool]
+) -> pd.DataFrame:
     keys = sorted(values, key=lambda key: [o[x] for o, x in zip(orders, key, strict=True)])
-    rows = [(*key, *summarise_null(values[key], _HIGHER_IS_BETTER[key[2]])) for key in keys]
+    rows = [(*key, *summarise_null(values[key], higher_is_better[key[2]])) for key in keys]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     table["k"] = table["k"].astype(np.int64)
     return table
@@ -489,6 +520,7 @@ def compare_run(
     rng: np.random.Generator,
     *,
     held_out_directions: np.ndarray | None = None,
+    metrics: Mapping[str, GenericMetric] | None = None,
 ) -> RunSimilarity:
     """Compare each model's dynamics with the SOC's: every population, metric, ``k``,
     component and validation, each value with its permutation null.
@@ -592,6 +624,13 @@ def compare_run(
     held_out_directions : ndarray of int, optional
         Conditions no model was trained on (unique indices, at least one; at least 4
         conditions must remain). Default: none.
+    metrics : mapping of str to GenericMetric, optional
+        Metrics without a fast path (:mod:`hintforce.similarity.interface`), scored for every
+        row, population, ``k``, component and validation as the others are, each fit and
+        score on the samples the fast paths see (constant units dropped), with the generic
+        null (:func:`~hintforce.similarity.interface.relabel_scores`: the same pairings,
+        refitted per pairing and fold). Their rows follow the registry's metrics'; the names
+        must differ from those. Default: none.
 
     Returns
     -------
@@ -615,6 +654,13 @@ def compare_run(
     if not isinstance(params, SimilarityParams):
         raise ValueError(f"params must be a SimilarityParams, got {type(params).__name__}")
     model_rates = _check_models(models, n_conditions, n_times)
+    generic = dict(metrics or {})
+    for name, entry in generic.items():
+        if name in _HIGHER_IS_BETTER or not isinstance(entry, GenericMetric):
+            raise ValueError(
+                f"metrics must map new names (not {sorted(_HIGHER_IS_BETTER)}) to GenericMetric, "
+                f"got {name!r}: {entry!r}"
+            )
     tested = _held_out_set(held_out_directions, n_conditions)
     training = np.setdiff1d(np.arange(n_conditions), tested)
     if tested.size and training.size < 4:
@@ -659,7 +705,7 @@ def compare_run(
     spectra: list[tuple] = []
     dropped: dict[str, int] = {}
     for scheme, soc, rates in passes:
-        run = _Run(soc, rates, populations, halves, params, scheme)
+        run = _Run(soc, rates, populations, halves, params, scheme, generic)
         for component in COMPONENTS:
             run.score(component)
         # A drawn pairing that is the identity scores the value itself; its batched products
@@ -672,9 +718,12 @@ def compare_run(
         values |= run.values
         spectra += run.spectra
         dropped |= run.dropped
-    orders = _orders(list(model_rates), params.ks)
+    orders = _orders(list(model_rates), params.ks, list(generic))
+    direction = _HIGHER_IS_BETTER | {n: m.higher_is_better for n, m in generic.items()}
     return RunSimilarity(
-        table=_table(values, orders), spectra=_spectra_table(spectra, orders), dropped=dropped
+        table=_table(values, orders, direction),
+        spectra=_spectra_table(spectra, orders),
+        dropped=dropped,
     )
 
 
