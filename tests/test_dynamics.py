@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from hintforce import dynamics, force, gain, mechanism, stats, study
+from hintforce import dynamics, findings, force, gain, mechanism, stats, study
 from hintforce.seeding import generator
 from hintforce.task import Task
 
@@ -232,3 +232,33 @@ def test_holm_runs_over_one_measures_contrasts_so_adding_a_measure_changes_no_ro
     for frame in (one, mine):
         rows = frame[frame["measure"] == "abscissa_rest"]
         np.testing.assert_allclose(rows["holm_ttest_p"], stats.holm(rows["ttest_p"].to_numpy()))
+
+
+def _report(shift):
+    """The mechanism sentences of the synthetic table with every abscissa_rest moved by
+    ``shift`` (and an amplification_peak measure)."""
+    table, fit = _synthetic(measures=("abscissa_rest", "amplification_peak", "return_to_rest"))
+    rest = table["measure"] == "abscissa_rest"
+    table.loc[rest, "value"] += shift
+    distances = stats.dynamics_distances(table, fit)
+    tests = stats.paired_dynamics(distances)
+    return findings.mechanism_sentences(stats.summarise_dynamics(distances), tests), table, tests
+
+
+def test_mechanism_sentences_give_each_headline_measures_values_and_contrasts():
+    sentences, table, tests = _report(0.0)
+    for measure in ("abscissa_rest", "amplification_peak", "return_to_rest"):
+        assert measure in findings.MECHANISM_HEADLINE
+        (sentence,) = [s for s in sentences if s.startswith(f"{measure}:")]
+        soc = table[(table.model == study.CEILING) & (table.measure == measure)]
+        assert f"soc {soc.groupby(study.SEED).value.mean().mean():.3g}" in sentence
+        row = tests[(tests.measure == measure) & (tests.contrast == "ffh-ff")].iloc[0]
+        assert f"closer than FF in {int(row.wins)} of {int(row.n)} seeds" in sentence
+
+
+def test_an_unstable_rest_is_said_to_make_the_amplification_peak_growth():
+    stable = _report(-10.0)[0]  # every network's mean abscissa far below 0
+    assert not any("is unstable" in s for s in stable)
+    unstable = _report(+10.0)[0]
+    (sentence,) = [s for s in unstable if "is unstable" in s]
+    assert all(m in sentence for m in (study.CEILING, *study.MODEL_NAMES))

@@ -266,7 +266,8 @@ def _mechanism_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def mechanism_sentences(summary: pd.DataFrame, tests: pd.DataFrame) -> list[str]:
     """One sentence per measure of :data:`MECHANISM_HEADLINE`: the SOC's value, each model's,
-    and FFH's contrasts in distance to the SOC (first sweep cell)."""
+    and FFH's contrasts in distance to the SOC (first sweep cell); then, when a network's rest
+    Jacobian is unstable, that its amplification peak is growth rather than a transient."""
     table = _mechanism_table(summary)
     tests = _first_dynamics_cell(tests)
     sentences = []
@@ -282,6 +283,14 @@ def mechanism_sentences(summary: pd.DataFrame, tests: pd.DataFrame) -> list[str]
                 f"t-test p = {_p(t['ttest_p'])}, Holm p = {_p(t['holm_ttest_p'])})"
             )
         sentences.append(f"{measure}: {values}. " + "; ".join(parts) + ".")
+    if {"abscissa_rest", "amplification_peak"} <= set(table.index):
+        unstable = [m for m in table.columns if table.loc["abscissa_rest", m] > 0]
+        if unstable:
+            sentences.append(
+                f"The rest state of {', '.join(unstable)} is unstable (mean spectral abscissa "
+                "at rest above 0): their amplification_peak is growth up to the horizon, not a "
+                "transient."
+            )
     return sentences
 
 
