@@ -130,7 +130,7 @@ def one_run(rnns, soc, soc_rates, movement, populations, timer):
     Returns the models' tables, the DSA table and the SOC's table."""
     rngs = np.random.default_rng(1).spawn(len(rnns) + 1)
     start = time.process_time()
-    nets = [mechanism.Network(system, states, movement) for system, states in rnns]
+    nets = [mechanism.Trajectory(system, states, movement) for system, states in rnns]
     tables = mechanism.measure_networks(nets, rngs=rngs[:-1])
     timer.seconds["mechanism"] += time.process_time() - start
     start = time.process_time()

@@ -421,8 +421,8 @@ def test_measure_per_condition_systems():
 
 def test_measuring_networks_together_is_measuring_each_alone():
     rng = np.random.default_rng(17)
-    networks = [mechanism.Network(*rnn_trajectories(rng), slice(10, 30)) for _ in range(2)]
-    networks.append(mechanism.Network(*rnn_trajectories(rng, n=15), slice(5, 20), end=12))
+    networks = [mechanism.Trajectory(*rnn_trajectories(rng), slice(10, 30)) for _ in range(2)]
+    networks.append(mechanism.Trajectory(*rnn_trajectories(rng, n=15), slice(5, 20), end=12))
     together = mechanism.measure_networks(
         networks, FAST, [np.random.default_rng(i) for i in range(3)]
     )

@@ -38,7 +38,6 @@ __all__ = [
     "DynamicsParams",
     "Model",
     "SOC",
-    "Trajectory",
     "example_panels",
     "load_model",
     "model_trajectory",
@@ -137,31 +136,7 @@ def load_model(path: str | os.PathLike, n_neurons: int) -> Model:
     return Model(fit, params)
 
 
-@dataclass(frozen=True)
-class Trajectory:
-    """One network's free run: its system(s), its states on the bin grid, and the steps of its
-    movement window (the window itself is ``movement.start`` to ``+ n_window``)."""
-
-    systems: mechanism.RateSystem | tuple[mechanism.RateSystem, ...]
-    states: np.ndarray
-    movement: slice
-
-    def rates(self) -> np.ndarray:
-        """Rate deviations from rest of every condition and step (C, S, N)."""
-        systems = self.systems
-        if isinstance(systems, mechanism.RateSystem):
-            return systems.rates(self.states)
-        return np.stack([s.rates(x) for s, x in zip(systems, self.states, strict=True)])
-
-    def rest_jacobians(self) -> list[np.ndarray]:
-        """The Jacobian at rest (s^-1) of each distinct system: one for an RNN, one per
-        condition for the SOC."""
-        systems = self.systems
-        systems = [systems] if isinstance(systems, mechanism.RateSystem) else systems
-        return [s.jacobian(np.zeros(s.n_units)) for s in systems]
-
-
-def soc_trajectory(soc: SOC, task: Task, free_run_ms: float = 0.0) -> Trajectory:
+def soc_trajectory(soc: SOC, task: Task, free_run_ms: float = 0.0) -> mechanism.Trajectory:
     """The SOC run from its fitted ``x0`` at movement onset over the task's window and
     ``free_run_ms`` past it (:func:`hintforce.gain.simulate`, sampled on the bin grid)."""
     n_bins = task.n_window + round(free_run_ms / task.bin_ms)
@@ -170,10 +145,12 @@ def soc_trajectory(soc: SOC, task: Task, free_run_ms: float = 0.0) -> Trajectory
     systems = mechanism.RateSystem.soc(
         soc.W, soc.gains, soc.params.tau_ms, soc.params.r0_hz, soc.params.rmax_hz
     )
-    return Trajectory(systems, np.ascontiguousarray(states[:, ::stride]), slice(0, task.n_times))
+    return mechanism.Trajectory(
+        systems, np.ascontiguousarray(states[:, ::stride]), slice(0, task.n_times)
+    )
 
 
-def model_trajectory(model: Model, task: Task, free_run_ms: float) -> Trajectory:
+def model_trajectory(model: Model, task: Task, free_run_ms: float) -> mechanism.Trajectory:
     """A model run from ``x = 0`` through its preparatory period, over the task's window and
     ``free_run_ms`` past it, with no input after the preparatory period
     (:func:`hintforce.force.trajectory`)."""
@@ -182,12 +159,12 @@ def model_trajectory(model: Model, task: Task, free_run_ms: float) -> Trajectory
     net = model.fit.network
     x = force.trajectory(net, trials, model.fit.shared, n_bins, model.params)
     movement = slice(task.n_prep, task.n_prep + task.n_times)
-    return Trajectory(mechanism.RateSystem.rnn(net.J, model.params.tau_ms), x, movement)
+    return mechanism.Trajectory(mechanism.RateSystem.rnn(net.J, model.params.tau_ms), x, movement)
 
 
 def trajectories(
     soc: SOC, models: Mapping[str, Model], task: Task, free_run_ms: float
-) -> dict[str, Trajectory]:
+) -> dict[str, mechanism.Trajectory]:
     """The SOC (first, as :data:`hintforce.study.CEILING`) and every model run over the task's
     window and ``free_run_ms`` past it."""
     out = {study.CEILING: soc_trajectory(soc, task, free_run_ms)}
@@ -197,7 +174,7 @@ def trajectories(
 
 
 def example_panels(
-    runs: Mapping[str, Trajectory], task: Task
+    runs: Mapping[str, mechanism.Trajectory], task: Task
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """What the mechanism figure draws of one run's :func:`trajectories`: each network's
     Jacobian eigenvalues at rest (s^-1; the SOC's of every condition together), its RMS rate
@@ -284,9 +261,7 @@ def run_dynamics(
     }
     generators = rng.spawn(len(runs) + 1)
     tables = mechanism.measure_networks(
-        [mechanism.Network(run.systems, run.states, run.movement) for run in runs.values()],
-        params.mechanism(task.bin_ms),
-        generators[:-1],
+        list(runs.values()), params.mechanism(task.bin_ms), generators[:-1]
     )
     windows = {}
     for name, run in runs.items():

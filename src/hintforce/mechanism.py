@@ -99,7 +99,7 @@ __all__ = [
     "LocalDynamics",
     "MechanismParams",
     "Measure",
-    "Network",
+    "Trajectory",
     "RateSystem",
     "amplification",
     "batched_lbfgs",
@@ -1220,8 +1220,8 @@ def _fixed_point_measures(values: dict[str, np.ndarray], found: Sequence[FixedPo
 
 
 @dataclass(frozen=True)
-class Network:
-    """One network's trajectory, as :func:`measure_networks` takes it.
+class Trajectory:
+    """One network's run, as :func:`measure_networks` takes it.
 
     Attributes
     ----------
@@ -1245,9 +1245,24 @@ class Network:
     end: int | None = None
     final: slice | None = None
 
+    def _distinct(self) -> list[RateSystem]:
+        systems = self.systems
+        return [systems] if isinstance(systems, RateSystem) else list(systems)
+
+    def rates(self) -> np.ndarray:
+        """Rate deviations from rest of every condition and step (C, S, N)."""
+        if isinstance(self.systems, RateSystem):
+            return self.systems.rates(self.states)
+        return np.stack([s.rates(x) for s, x in zip(self.systems, self.states, strict=True)])
+
+    def rest_jacobians(self) -> list[np.ndarray]:
+        """The Jacobian at rest (s^-1) of each distinct system: one for an RNN, one per
+        condition for the SOC."""
+        return [s.jacobian(np.zeros(s.n_units)) for s in self._distinct()]
+
 
 def measure_networks(
-    networks: Sequence[Network],
+    networks: Sequence[Trajectory],
     params: MechanismParams | None = None,
     rngs: Sequence[np.random.Generator] | None = None,
 ) -> list[pd.DataFrame]:
@@ -1259,7 +1274,7 @@ def measure_networks(
 
     Parameters
     ----------
-    networks : sequence of Network
+    networks : sequence of Trajectory
     params : MechanismParams, optional
     rngs : sequence of numpy.random.Generator
         One per network: the starts of its fixed-point search (required).
@@ -1299,7 +1314,7 @@ def measure_networks(
 
 
 def _measure_trajectory(
-    net: Network, params: MechanismParams, rng: np.random.Generator
+    net: Trajectory, params: MechanismParams, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], list[RateSystem], list[np.ndarray]]:
     """Every measure of one network but the fixed points, its distinct systems and their
     fixed-point starts."""
@@ -1333,7 +1348,7 @@ def measure(
     Parameters
     ----------
     systems, states, movement, end, final
-        The network's trajectory (:class:`Network`).
+        The network's trajectory (:class:`Trajectory`).
     params : MechanismParams, optional
     rng : numpy.random.Generator
         Starts of the fixed-point search (required).
@@ -1350,4 +1365,4 @@ def measure(
         starts drawn from all conditions' states) and repeated on every condition's row, so
         both networks' tables have the same rows.
     """
-    return measure_networks([Network(systems, states, movement, end, final)], params, [rng])[0]
+    return measure_networks([Trajectory(systems, states, movement, end, final)], params, [rng])[0]
