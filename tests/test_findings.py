@@ -13,44 +13,48 @@ from hintforce import findings, stats, study
 TRAINING_VALIDATIONS = tuple(v for v in study.VALIDATIONS if v != study.HELD_OUT_DIRECTIONS)
 
 K = 10
+#: The sweep cell of the synthetic studies.
+AXES = {
+    study.GROUND_TRUTH_SEED: 1,
+    study.MUSCLE_FRACTION: 0.4,
+    study.N_UNITS: 30,
+    study.NEURON_FRACTION: 0.3,
+    study.HINT_GAIN: 0.3,
+}
+
+
+def _headline_row(seed, model, component, validation, value):
+    """A similarity row of the headline population and metric, its null at 0."""
+    return {
+        **AXES,
+        study.SEED: seed,
+        "model": model,
+        "population": findings.HEADLINE["population"],
+        "metric": findings.HEADLINE["metric"],
+        "k": K,
+        "component": component,
+        "validation": validation,
+        "value": value,
+        "null_mean": 0.0,
+        "null_p": 0.05,
+        "above_null": value,
+    }
 
 
 def _tables(n_seeds, ffh_gain=0.1):
     """Similarity and fit tables of a synthetic study where FFH beats every other model by
     ``ffh_gain`` on every row, with seed-to-seed noise."""
     rng = np.random.default_rng(n_seeds)
-    axes = {
-        study.GROUND_TRUTH_SEED: 1,
-        study.MUSCLE_FRACTION: 0.4,
-        study.N_UNITS: 30,
-        study.NEURON_FRACTION: 0.3,
-        study.HINT_GAIN: 0.3,
-    }
     rows = []
     for seed, model, component, validation in itertools.product(
         range(n_seeds), study.MODEL_NAMES, study.COMPONENTS, TRAINING_VALIDATIONS
     ):
         value = 0.3 + (ffh_gain if model == study.FFH else 0.0) + 0.01 * rng.standard_normal()
-        rows.append(
-            {
-                **axes,
-                study.SEED: seed,
-                "model": model,
-                "population": findings.HEADLINE["population"],
-                "metric": findings.HEADLINE["metric"],
-                "k": K,
-                "component": component,
-                "validation": validation,
-                "value": value,
-                "null_mean": 0.0,
-                "null_p": 0.05,
-                "above_null": value,
-            }
-        )
+        rows.append(_headline_row(seed, model, component, validation, value))
     similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
     fit = pd.DataFrame(
         [
-            {**axes, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
+            {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
             for seed, model, start in itertools.product(
                 range(n_seeds), study.MODEL_NAMES, study.STARTS
             )
@@ -116,35 +120,13 @@ def _held_out_tables(n_seeds, failing_seed=None):
     ``held_out_directions``, and fit rows on both sets of directions. With
     ``failing_seed``, FF's store of that seed fails the fit gate."""
     rng = np.random.default_rng(100 + n_seeds)
-    axes = {
-        study.GROUND_TRUTH_SEED: 1,
-        study.MUSCLE_FRACTION: 0.4,
-        study.N_UNITS: 30,
-        study.NEURON_FRACTION: 0.3,
-        study.HINT_GAIN: 0.3,
-    }
     rows = []
     for seed, model, component, validation in itertools.product(
         range(n_seeds), study.MODEL_NAMES, study.COMPONENTS, study.VALIDATIONS
     ):
         base = HELD_SIMILARITY.get(model, 0.2) if validation == HOD else 0.3
         value = base + 0.03 * rng.standard_normal()
-        rows.append(
-            {
-                **axes,
-                study.SEED: seed,
-                "model": model,
-                "population": findings.HEADLINE["population"],
-                "metric": findings.HEADLINE["metric"],
-                "k": K,
-                "component": component,
-                "validation": validation,
-                "value": value,
-                "null_mean": 0.0,
-                "null_p": 0.05,
-                "above_null": value,
-            }
-        )
+        rows.append(_headline_row(seed, model, component, validation, value))
     similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
     fit_rows = []
     for seed, model, directions, start in itertools.product(
@@ -157,7 +139,7 @@ def _held_out_tables(n_seeds, failing_seed=None):
         else:
             r2 = HELD_R2.get(model, 0.1) + 0.05 * rng.standard_normal()
         fit_rows.append(
-            {**axes, study.SEED: seed, "model": model, "start": start}
+            {**AXES, study.SEED: seed, "model": model, "start": start}
             | {study.DIRECTIONS: directions, "r2": r2}
         )
     raw = pd.DataFrame(fit_rows)

@@ -164,6 +164,17 @@ ONE_HOT_3 = ("one_hot", 3, "none", [0, 1, 2])
 ANGLE_6_INTERLEAVED = ("angle", 6, "interleaved", [0, 2, 4])
 
 
+def _task(encoding, n_directions, held_out, *, n_times, prep_ms):
+    """The task of one of the parametrised splits (:data:`ONE_HOT_3`, ...)."""
+    return Task(
+        n_directions=n_directions,
+        n_times=n_times,
+        prep_ms=prep_ms,
+        input=encoding,
+        held_out_directions=held_out,
+    )
+
+
 @pytest.mark.parametrize("with_hints", [False, True])
 @pytest.mark.parametrize(
     ("encoding", "n_directions", "held_out", "training"), [ONE_HOT_3, ANGLE_6_INTERLEAVED]
@@ -173,13 +184,7 @@ def test_training_equals_step_by_step_reference(
 ):
     rng = np.random.default_rng(5)
     params = ForceParams(n_units=30, n_passes=2)
-    task = Task(
-        n_directions=n_directions,
-        n_times=12,
-        prep_ms=50.0,
-        input=encoding,
-        held_out_directions=held_out,
-    )
+    task = _task(encoding, n_directions, held_out, n_times=12, prep_ms=50.0)
     f_out = rng.uniform(0.1, 1.0, size=(3, 12, 2))
     f_hint = scale_hints(rng.normal(size=(3, 12, 4))) if with_hints else None
     shared = draw_shared(task, 2, 4, params, np.random.default_rng(6))
@@ -198,13 +203,7 @@ def test_training_equals_step_by_step_reference(
 def test_evaluation_equals_plain_free_runs(encoding, n_directions, held_out, directions):
     rng = np.random.default_rng(1)
     params = ForceParams(n_units=20, n_passes=1, n_noisy_starts=2)
-    task = Task(
-        n_directions=n_directions,
-        n_times=10,
-        prep_ms=30.0,
-        input=encoding,
-        held_out_directions=held_out,
-    )
+    task = _task(encoding, n_directions, held_out, n_times=10, prep_ms=30.0)
     n_prep, a = 3, params.dt_ms / params.tau_ms
     f_out = rng.uniform(0.1, 1.0, size=(2, 10, 3))
     shared = draw_shared(task, 3, 0, params, np.random.default_rng(2))
@@ -250,13 +249,7 @@ def test_floor_is_untrained_network_with_ridge_readout_on_its_training_trials(
 ):
     rng = np.random.default_rng(3)
     params = ForceParams(n_units=25, n_passes=2)
-    task = Task(
-        n_directions=n_directions,
-        n_times=8,
-        prep_ms=20.0,
-        input=encoding,
-        held_out_directions=held_out,
-    )
+    task = _task(encoding, n_directions, held_out, n_times=8, prep_ms=20.0)
     n_prep, a = 2, params.dt_ms / params.tau_ms
     f_out = rng.uniform(0.1, 1.0, size=(3, 8, 2))
     shared = draw_shared(task, 2, 0, params, np.random.default_rng(4))

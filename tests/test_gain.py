@@ -613,6 +613,17 @@ def _one_rate_off(truth):
     return rates
 
 
+def _with_params(**changes):
+    """A change of the fit's parameters only."""
+    return lambda W, truth, p: (
+        W,
+        truth.gains,
+        truth.x0,
+        truth.rates,
+        dataclasses.replace(p, **changes),
+    )
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -623,34 +634,10 @@ def _one_rate_off(truth):
         lambda W, truth, p: (W, truth.gains, 0.999 * truth.x0, truth.rates, p),
         lambda W, truth, p: (W * 1.001, truth.gains, truth.x0, truth.rates, p),
         lambda W, truth, p: (W.T, truth.gains, truth.x0, truth.rates, p),
-        lambda W, truth, p: (
-            W,
-            truth.gains,
-            truth.x0,
-            truth.rates,
-            dataclasses.replace(p, tau_ms=21.0),
-        ),
-        lambda W, truth, p: (
-            W,
-            truth.gains,
-            truth.x0,
-            truth.rates,
-            dataclasses.replace(p, bin_ms=4.0),
-        ),
-        lambda W, truth, p: (
-            W,
-            truth.gains,
-            truth.x0,
-            truth.rates,
-            dataclasses.replace(p, r0_hz=19.0),
-        ),
-        lambda W, truth, p: (
-            W,
-            truth.gains,
-            truth.x0,
-            truth.rates,
-            dataclasses.replace(p, rmax_hz=90.0),
-        ),
+        _with_params(tau_ms=21.0),
+        _with_params(bin_ms=4.0),
+        _with_params(r0_hz=19.0),
+        _with_params(rmax_hz=90.0),
     ],
     ids=[
         "one-rate",

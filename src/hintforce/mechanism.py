@@ -1245,10 +1245,6 @@ class Trajectory:
     end: int | None = None
     final: slice | None = None
 
-    def _distinct(self) -> list[RateSystem]:
-        systems = self.systems
-        return [systems] if isinstance(systems, RateSystem) else list(systems)
-
     def rates(self) -> np.ndarray:
         """Rate deviations from rest of every condition and step (C, S, N)."""
         if isinstance(self.systems, RateSystem):
@@ -1258,7 +1254,8 @@ class Trajectory:
     def rest_jacobians(self) -> list[np.ndarray]:
         """The Jacobian at rest (s^-1) of each distinct system: one for an RNN, one per
         condition for the SOC."""
-        return [s.jacobian(np.zeros(s.n_units)) for s in self._distinct()]
+        systems = [self.systems] if isinstance(self.systems, RateSystem) else self.systems
+        return [s.jacobian(np.zeros(s.n_units)) for s in systems]
 
 
 def measure_networks(
