@@ -22,12 +22,11 @@ PARAMS = dynamics.DynamicsParams(free_run_ms=600.0, rest_window_ms=200.0, n_star
 def run():
     rng = np.random.default_rng(3)
     W = rng.normal(0.0, 0.6 / np.sqrt(N), (N, N))
-    soc = dynamics.SOC(
-        W,
-        np.exp(rng.normal(0.0, 0.2, (C, N))),
-        rng.normal(0.0, 2.0, N),
-        gain.GainParams(bin_ms=10.0, dt_ms=2.0),
-    )
+    gains, x0 = np.exp(rng.normal(0.0, 0.2, (C, N))), rng.normal(0.0, 2.0, N)
+    p = gain.GainParams(bin_ms=10.0, dt_ms=2.0)
+    x = gain.simulate(W, gains, x0, p, (T - 1) * p.steps_per_bin)[:, :: p.steps_per_bin]
+    rates = p.r0_hz + gain.phi(gains[:, None, :] * x, p.r0_hz, p.rmax_hz)
+    soc = dynamics.SOC(W, gains, x0, p, rates)
     targets = rng.normal(0.0, 0.5, (C, TASK.n_window, M))
     models = {
         name: dynamics.Model(
@@ -118,6 +117,13 @@ def test_the_figures_spectra_are_the_rest_jacobians_eigenvalues(run):
     assert time_ms[0] == 0.0 and len(time_ms) == len(traces[study.FF])
     movement = traces[study.FF][:T]
     assert np.sqrt(np.mean(movement**2)) > 0
+
+
+def test_a_soc_whose_stored_rates_its_weights_do_not_reproduce_is_refused(run):
+    soc = run[0]
+    changed = dynamics.SOC(soc.W, soc.gains, soc.x0, soc.params, soc.rates + 1e-3)
+    with pytest.raises(ValueError, match="stored rates are not those of the stored W"):
+        dynamics.soc_trajectory(changed, TASK)
 
 
 def test_mechanism_rows_are_deterministic(run):

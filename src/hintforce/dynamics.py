@@ -94,17 +94,19 @@ class DynamicsParams:
 @dataclass(frozen=True)
 class SOC:
     """The fitted ground truth: ``W`` (N, N), ``gains`` (C, N), ``x0`` (N,), its
-    :class:`hintforce.gain.GainParams`."""
+    :class:`hintforce.gain.GainParams` and its stored ``rates`` (C, T, N) over the movement
+    window, Hz, which every simulation of it must reproduce."""
 
     W: np.ndarray
     gains: np.ndarray
     x0: np.ndarray
     params: gain.GainParams
+    rates: np.ndarray
 
 
 def read_soc(path: str | os.PathLike) -> SOC:
     """The fitted SOC of a ground-truth store ``soc.zarr``."""
-    data = store.read_dataset(path, ["W", "gains", "x0"])
+    data = store.read_dataset(path, ["W", "gains", "x0", "rates"])
     return SOC(**data, params=gain.GainParams(**store.read_attrs(path)["params"]))
 
 
@@ -138,16 +140,19 @@ def load_model(path: str | os.PathLike, n_neurons: int) -> Model:
 
 def soc_trajectory(soc: SOC, task: Task, free_run_ms: float = 0.0) -> mechanism.Trajectory:
     """The SOC run from its fitted ``x0`` at movement onset over the task's window and
-    ``free_run_ms`` past it (:func:`hintforce.gain.simulate`, sampled on the bin grid)."""
+    ``free_run_ms`` past it (:func:`hintforce.gain.simulate`, sampled on the bin grid); its
+    movement-window rates must be the stored ones (:func:`hintforce.gain.check_reproduced`)."""
     n_bins = task.n_window + round(free_run_ms / task.bin_ms)
     stride = soc.params.steps_per_bin
     states = gain.simulate(soc.W, soc.gains, soc.x0, soc.params, (n_bins - 1) * stride)
     systems = mechanism.RateSystem.soc(
         soc.W, soc.gains, soc.params.tau_ms, soc.params.r0_hz, soc.params.rmax_hz
     )
-    return mechanism.Trajectory(
+    run = mechanism.Trajectory(
         systems, np.ascontiguousarray(states[:, ::stride]), slice(0, task.n_times)
     )
+    gain.check_reproduced(soc.params.r0_hz + run.rates()[:, : task.n_times], soc.rates)
+    return run
 
 
 def model_trajectory(model: Model, task: Task, free_run_ms: float) -> mechanism.Trajectory:

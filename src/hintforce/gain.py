@@ -38,6 +38,7 @@ __all__ = [
     "phi_derivative",
     "initial_state",
     "simulate",
+    "check_reproduced",
     "rates_with_rest",
     "loss_and_grad",
     "fit_gains",
@@ -406,13 +407,19 @@ def rates_with_rest(W, gains, x0, rates, params: GainParams, n_rest: int):
         params.rmax_hz,
     )
     window = params.r0_hz + phi[::stride].transpose(1, 0, 2)
+    check_reproduced(window[:, :n_times], rates)
+    return np.concatenate([rates, window[:, n_times:]], axis=1)
+
+
+def check_reproduced(simulated: np.ndarray, rates: np.ndarray) -> None:
+    """Refuse a simulation of the stored W, gains and x0 whose rates (Hz) over the movement
+    window differ from the stored ``rates`` by more than 1e-9 of the largest (or 1e-9 Hz)."""
     scale = max(1.0, float(np.max(np.abs(rates))))
-    if not np.allclose(window[:, :n_times], rates, rtol=0.0, atol=1e-9 * scale):
+    if not np.allclose(simulated, rates, rtol=0.0, atol=1e-9 * scale):
         raise ValueError(
             "the stored rates are not those of the stored W, gains and x0 (largest difference "
-            f"{np.max(np.abs(window[:, :n_times] - rates)):.3g} Hz)"
+            f"{np.max(np.abs(simulated - rates)):.3g} Hz)"
         )
-    return np.concatenate([rates, window[:, n_times:]], axis=1)
 
 
 def _check_gains(gains, n):
