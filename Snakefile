@@ -31,6 +31,7 @@ include: "workflow/rules/ground_truth.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/similarity.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/recording.smk"
 
 
 rule all:

@@ -38,7 +38,9 @@ def main(
             generator(axes[study.SEED], "dynamics"),
         )
         logger.info("%d mechanism rows", len(table))
-        store.write_csv(output, table.assign(**axes)[list(study.DYNAMICS_COLUMNS)])
+        store.write_csv(
+            output, table.assign(**axes)[[*study.axes_in(axes), *study.DYNAMICS_COLUMNS]]
+        )
 
 
 main(

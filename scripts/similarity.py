@@ -1,7 +1,9 @@
 """Rule similarity: compare one run's models and reference rows with the SOC, and gather the
 run's output fit."""
 
-from hintforce import jobs, similarity, store, study
+import numpy as np
+
+from hintforce import jobs, recording, similarity, store, study
 from hintforce.seeding import generator
 from hintforce.task import Task
 
@@ -11,6 +13,7 @@ def main(
     outputs,
     soc_path,
     observation_path,
+    recording_path,
     model_paths,
     axes,
     models,
@@ -29,6 +32,9 @@ def main(
         trained = store.trained_models(paths)
         task = Task(**task_settings)
         movement = slice(0, task.n_times)  # the window's rest, if any, is not compared
+        rec = recording.Recording.from_arrays(*store.read_recording(recording_path, counts=False))
+        if not np.array_equal(rec.neurons, observed):
+            raise ValueError(f"{recording_path} records other neurons than the run observes")
         rates = {
             m: store.read_dataset(p, ["rates"])["rates"][:, movement] for m, p in trained.items()
         }
@@ -40,10 +46,13 @@ def main(
             similarity.SimilarityParams(**settings),
             generator(axes[study.SEED], "similarity"),
             held_out_directions=task.held_out if task.held_out.size else None,
+            recording=None
+            if rec.halves is None
+            else (rec.psth[:, movement], rec.halves[:, :, movement]),
         )
         if result.dropped:
             logger.warning("constant units dropped before PCA: %s", result.dropped)
-        table = result.table.assign(**axes)[list(study.SIMILARITY_COLUMNS)]
+        table = result.table.assign(**axes)[[*study.axes_in(axes), *study.SIMILARITY_COLUMNS]]
         logger.info("%d similarity rows", len(table))
         store.write_csv(outputs.csv, table)
         store.write_csv(outputs.fit, store.fit_rows(axes, paths, held_out=bool(task.held_out.size)))
@@ -61,6 +70,7 @@ main(
     outputs=snakemake.output,
     soc_path=snakemake.input.soc,
     observation_path=snakemake.input.observation,
+    recording_path=snakemake.input.recording,
     model_paths=snakemake.input.models,
     axes=snakemake.params.axes,
     models=snakemake.params.models,

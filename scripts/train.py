@@ -1,6 +1,11 @@
-"""Rules train and train_hinted: train one model of one run and evaluate it on every direction."""
+"""Rules train and train_hinted: train one model of one run on its recording, then evaluate
+it on every direction.
 
-from hintforce import force, gain, jobs, observe, store, study
+Training sees only the recording: the recorded EMG of the training directions and, for the
+hinted models, the PSTHs of the recording's hint neurons in them. The circuit's EMG of the
+observed muscles is read after training, to score the output (the fit table)."""
+
+from hintforce import force, jobs, recording, store, study
 from hintforce.seeding import generator
 from hintforce.task import Task
 
@@ -9,8 +14,8 @@ def main(
     *,
     output,
     emg_path,
-    soc_path,
-    observation_path,
+    emg_recording_path,
+    recording_path,
     model,
     axes,
     settings,
@@ -23,26 +28,22 @@ def main(
         logger.info("%s: model %s", output, model)
         params = force.ForceParams(**settings)
         task = Task(**task_settings)
-        emg = task.with_rest(store.read_dataset(emg_path, ["emg"])["emg"])
-        truth = store.read_dataset(soc_path, ["W", "gains", "x0", "rates"])
-        soc_rates = gain.rates_with_rest(
-            truth.pop("W"),
-            truth.pop("gains"),
-            truth.pop("x0"),
-            truth.pop("rates"),
-            gain.GainParams(**store.read_attrs(soc_path)["params"]),
-            task.n_rest,
-        )
-        observation = store.read_observation(observation_path)
+        recorded_emg = store.read_dataset(emg_recording_path, ["emg", "muscles"])
+        muscles = recorded_emg["muscles"]
         hinted = study.model(model).hinted
-        recorded = observe.record(
-            task, observation, axes[study.NEURON_FRACTION] if hinted else None, emg, soc_rates
-        )
+        if hinted:
+            rec = recording.Recording.from_arrays(
+                *store.read_recording(recording_path, counts=False)
+            )
+            hints, hint_units = rec.hints(task.training), rec.hint_units
+            n_neurons = rec.n_circuit_neurons
+        else:
+            hints, hint_units, n_neurons = None, None, 0
         attrs = {
             "axes": axes,
             "model": model,
-            "muscles": observation.muscles,
-            "neurons": recorded.neurons if hinted else None,
+            "muscles": muscles,
+            "neurons": hint_units,
             "params": params,
             "task": task,
             "training_directions": task.training,
@@ -53,17 +54,16 @@ def main(
             fit = force.fit_model(
                 model,
                 task,
-                recorded.emg,
+                recorded_emg["emg"][task.training],
                 params,
                 generator(seed, "force"),
-                hints=recorded.rates if hinted else None,
-                hint_units=recorded.neurons if hinted else None,
-                n_neurons=recorded.n_neurons,
+                hints=hints,
+                hint_units=hint_units,
+                n_neurons=n_neurons,
                 sham_rng=generator(seed, "sham"),
             )
-            result = force.evaluate_task(
-                fit.network, task, fit.shared, emg[:, :, observation.muscles], params
-            )
+            emg = task.with_rest(store.read_dataset(emg_path, ["emg"])["emg"])
+            result = force.evaluate_task(fit.network, task, fit.shared, emg[:, :, muscles], params)
         except force.TrainingDiverged as err:
             if not allow_failed:
                 raise
@@ -102,8 +102,8 @@ def main(
 main(
     output=snakemake.output[0],
     emg_path=snakemake.input.emg,
-    soc_path=snakemake.input.soc,
-    observation_path=snakemake.input.observation,
+    emg_recording_path=snakemake.input.emg_recording,
+    recording_path=snakemake.input.get("recording"),
     model=snakemake.wildcards.model,
     axes=snakemake.params.axes,
     settings=snakemake.params.force,

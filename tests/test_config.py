@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hintforce import emg, force, gain, similarity, soc, study
+from hintforce import emg, force, gain, recording, similarity, soc, study
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -20,6 +20,7 @@ SECTIONS = {
     ("ground_truth", "gain"): gain.GainParams,
     ("models",): force.ForceParams,
     ("similarity",): similarity.SimilarityParams,
+    ("recording",): recording.RecordingParams,
 }
 DERIVED = {"bin_ms"}  # GainParams.bin_ms is ground_truth.emg.dt_ms
 

@@ -51,7 +51,9 @@ def _tables(n_seeds, ffh_gain=0.1):
     ):
         value = 0.3 + (ffh_gain if model == study.FFH else 0.0) + 0.01 * rng.standard_normal()
         rows.append(_headline_row(seed, model, component, validation, value))
-    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    similarity = pd.DataFrame(rows)[
+        [*study.axes_in([*AXES, study.SEED]), *study.SIMILARITY_COLUMNS]
+    ]
     fit = pd.DataFrame(
         [
             {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
@@ -127,7 +129,9 @@ def _held_out_tables(n_seeds, failing_seed=None):
         base = HELD_SIMILARITY.get(model, 0.2) if validation == HOD else 0.3
         value = base + 0.03 * rng.standard_normal()
         rows.append(_headline_row(seed, model, component, validation, value))
-    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    similarity = pd.DataFrame(rows)[
+        [*study.axes_in([*AXES, study.SEED]), *study.SIMILARITY_COLUMNS]
+    ]
     fit_rows = []
     for seed, model, directions, start in itertools.product(
         range(n_seeds), study.MODEL_NAMES, study.DIRECTION_SETS, study.STARTS
@@ -234,3 +238,65 @@ def test_the_page_lists_a_failing_store_once_though_it_has_held_out_rows():
     assert (~fit["passes_fit_gate"]).sum() == 4  # 2 starts x 2 sets of directions
     page = findings.findings_html(summary, paired, fit, K)
     assert "1 model runs failed the fit gate" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# a spike recording
+
+#: FFH's similarity gain over the other models at each trial count.
+TRIAL_GAIN = {5: 0.02, 50: 0.1}
+
+
+def _recording_tables(n_seeds):
+    """Summary and paired tables of a synthetic spike study at two trial counts, with the
+    trial-split ceiling row; FFH's lead grows with the trials."""
+    rng = np.random.default_rng(200 + n_seeds)
+    rows = []
+    for n_trials, seed, model in itertools.product(TRIAL_GAIN, range(n_seeds), study.MODEL_NAMES):
+        value = 0.3 + (TRIAL_GAIN[n_trials] if model == study.FFH else 0.0)
+        value += 0.01 * rng.standard_normal()
+        row = _headline_row(seed, model, "condition", "cross_validated", value)
+        rows.append(row | {study.N_TRIALS: n_trials, study.SMOOTHING_MS: 30.0})
+        if model == study.FF:
+            ceiling = row | {study.N_TRIALS: n_trials, study.SMOOTHING_MS: 30.0}
+            rows.append(ceiling | {"model": study.TRIAL_SPLIT, "population": "observed"})
+    similarity = pd.DataFrame(rows)
+    similarity = similarity[[*study.axes_in(similarity.columns), *study.SIMILARITY_COLUMNS]]
+    similarity.loc[similarity.model == study.TRIAL_SPLIT, "value"] = [
+        0.2 + 0.1 * (n == 50)
+        for n in similarity.loc[similarity.model == study.TRIAL_SPLIT, study.N_TRIALS]
+    ]
+    fit = pd.DataFrame(
+        [
+            {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
+            | {study.N_TRIALS: n_trials, study.SMOOTHING_MS: 30.0}
+            for n_trials, seed, model, start in itertools.product(
+                TRIAL_GAIN, range(n_seeds), study.MODEL_NAMES, study.STARTS
+            )
+        ]
+    )
+    fit = stats.fit_gate(fit, 0.9)
+    return similarity, stats.summarise_study(similarity, fit), stats.paired_study(similarity, fit)
+
+
+def test_recording_sentences_give_each_trial_counts_numbers():
+    similarity, summary, paired = _recording_tables(6)
+    sentences = findings.recording_sentences(summary, paired, K)
+    assert len(sentences) == len(TRIAL_GAIN)
+    for n_trials, sentence in zip(TRIAL_GAIN, sentences, strict=True):
+        assert sentence.startswith(f"With {n_trials} trials per direction")
+        at = similarity[similarity[study.N_TRIALS] == n_trials]
+        x = _seed_values(at, "value", model=study.FFH)
+        y = _seed_values(at, "value", model=study.FF)
+        assert f"is {x.mean():.3f} against FF {y.mean():.3f}" in sentence
+        p = scipy.stats.ttest_rel(x, y).pvalue
+        wins = np.count_nonzero(x > y)
+        contrast = (
+            f"FFH − FF {np.mean(x - y):+.3f}, better in {wins} of 6 seeds, paired t p = {p:.2g}"
+        )
+        assert contrast in sentence
+        ceiling = 0.2 + 0.1 * (n_trials == 50)
+        assert f"trial-split ceiling of the recorded neurons is {ceiling:.3f}" in sentence
+    summary_exact, paired_exact, fit = _tables(6)
+    assert findings.recording_sentences(summary_exact, paired_exact, K) == []
+    assert "realistic recording" not in findings.findings_html(summary_exact, paired_exact, fit, K)

@@ -27,7 +27,9 @@ from hintforce.force import (
     scale_hints,
     train,
 )
-from hintforce.observe import observe, record
+from hintforce.observe import observe
+from hintforce.recording import RecordingParams, record_emg, record_neurons
+from hintforce.seeding import generators
 from hintforce.study import MODEL_NAMES, MODELS
 from hintforce.task import Task, Trials
 
@@ -1133,25 +1135,68 @@ def replaced(arrays, directions, seed):
     return out
 
 
-def recorded_run(name, observation, emg, soc_rates):
-    """A run as the training script does it: record, fit on the recording, evaluate."""
+def recorded_run(name, observation, emg, soc_rates, n_trials=None):
+    """A run as the pipeline does it: record (the recording jobs), fit on the recording's
+    training directions (the training job), evaluate."""
     hinted = kind(name).hinted
-    rec = record(LEAK_TASK, observation, LEAK_NEURON_FRACTION if hinted else None, emg, soc_rates)
+    order = observation.recording_order(LEAK_NEURON_FRACTION)
+    params = RecordingParams(n_trials=n_trials, held_out_fraction=0.25)
+    rngs = generators(5, "spikes", order) if n_trials else None
+    rec = record_neurons(soc_rates[:, :, order], order, soc_rates.shape[2], 10, params, rngs)
+    recorded_emg = record_emg(emg[:, :, observation.muscles], 0.0, np.random.default_rng(0))
+    training = LEAK_TASK.training
     fitted = fit_model(
         name,
         LEAK_TASK,
-        rec.emg,
+        recorded_emg[training],
         SMALL,
         np.random.default_rng(77),
-        hints=rec.rates if hinted else None,
-        hint_units=rec.neurons if hinted else None,
-        n_neurons=rec.n_neurons,
+        hints=rec.hints(training) if hinted else None,
+        hint_units=rec.hint_units if hinted else None,
+        n_neurons=rec.n_circuit_neurons if hinted else 0,
         sham_rng=np.random.default_rng(78),
     )
     result = evaluate_task(
         fitted.network, LEAK_TASK, fitted.shared, emg[:, :, observation.muscles], SMALL
     )
     return rec, fitted, result
+
+
+def same_training(a, b):
+    """Every trained weight and training trace of two fits bit-identical."""
+    return (
+        np.array_equal(a.network.J, b.network.J)
+        and np.array_equal(a.network.W, b.network.W)
+        and np.array_equal(a.network.output_mse, b.network.output_mse)
+    )
+
+
+@pytest.mark.parametrize("n_trials", [None, 4])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_the_trainer_cannot_reach_the_never_recorded_neurons(name, n_trials):
+    """Changing the true rates of every never-recorded neuron leaves the recording and every
+    trained weight bit-identical; with spikes, changing one recorded hint neuron's true rates
+    changes its spikes, its PSTH and so the hinted models."""
+    observation = observe(12, 5, 0.6, np.random.default_rng(90))
+    emg, soc_rates = ground_truth(np.random.default_rng(91), range(8))
+    soc_rates = np.abs(soc_rates)  # rates of a spiking neuron are >= 0
+    unrecorded = observation.unobserved(LEAK_NEURON_FRACTION)
+    other = soc_rates.copy()
+    other[:, :, unrecorded] = np.random.default_rng(93).uniform(0, 80, (8, 15, unrecorded.size))
+    rec, base, _ = recorded_run(name, observation, emg, soc_rates, n_trials)
+    rec_2, fit_2, _ = recorded_run(name, observation, emg, other, n_trials)
+    assert np.array_equal(rec_2.psth, rec.psth)
+    assert same_training(fit_2, base)
+    if n_trials is None or not kind(name).hinted:
+        return
+    hint = rec.hint_units[0]
+    changed = soc_rates.copy()
+    changed[:, :, hint] *= 2.0
+    rec_3, fit_3, _ = recorded_run(name, observation, emg, changed, n_trials)
+    column = np.flatnonzero(rec.neurons == hint)[0]
+    assert not np.array_equal(rec_3.spikes.counts[..., column], rec.spikes.counts[..., column])
+    assert not np.array_equal(rec_3.hints(LEAK_TASK.training), rec.hints(LEAK_TASK.training))
+    assert not same_training(fit_3, base)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -1161,10 +1206,8 @@ def test_nothing_about_a_held_out_direction_reaches_training(name):
     held_out, training = LEAK_TASK.held_out, LEAK_TASK.training
     rec, base, result = recorded_run(name, observation, *truth)
     rec_2, other, result_2 = recorded_run(name, observation, *replaced(truth, held_out, 92))
-    assert np.array_equal(rec_2.emg, rec.emg) and np.array_equal(rec_2.rates, rec.rates)
-    assert np.array_equal(other.network.J, base.network.J)
-    assert np.array_equal(other.network.W, base.network.W)
-    assert np.array_equal(other.network.output_mse, base.network.output_mse)
+    assert np.array_equal(rec_2.hints(training), rec.hints(training))
+    assert same_training(other, base)
     np.testing.assert_array_equal(other.derangement, base.derangement)
     assert np.array_equal(result_2.rates[training], result.rates[training])
     assert np.array_equal(result_2.output[training], result.output[training])

@@ -860,3 +860,71 @@ def test_generalisation_figure_refuses_a_summary_without_held_out_rows(summary):
 def test_generalisation_figure_refuses_a_summary_without_fit_rows(held_out_summary):
     with pytest.raises(ValueError, match="r2"):
         plots.generalisation_figure(held_out_summary[held_out_summary["metric"] != "r2"], K)
+
+
+# ---------------------------------------------------------------------------------------------
+# recording
+
+TRIALS = (5, 50)
+
+
+def _recording_tables(seed=9):
+    """summary, paired_tests and co_smoothing_summary rows of a spike study at two trial
+    counts (the figure's primary rows only)."""
+    rng = np.random.default_rng(seed)
+    cell = {CIRCUIT: 2020, **FIXED, FRACTION: 0.3, GAIN: 0.3, study.SMOOTHING_MS: 30.0}
+    key = {"metric": "cca", "k": K, "component": "condition", "validation": "cross_validated"}
+    summary, paired, co = [], [], []
+    for n_trials in TRIALS:
+        at = {**cell, study.N_TRIALS: n_trials, "n_over": SEED, "n": 5}
+        for model in (*study.MODEL_NAMES, study.BASELINE):
+            mean = rng.uniform(0.1, 0.5)
+            summary.append(
+                {**at, **key, "model": model, "population": "unobserved", "quantity": "value"}
+                | {"mean": mean, "ci_low": mean - 0.05, "ci_high": mean + 0.05}
+            )
+        summary.append(
+            {**at, **key, "model": study.TRIAL_SPLIT, "population": "observed"}
+            | {"quantity": "value", "mean": n_trials / 100, "ci_low": 0.0, "ci_high": 1.0}
+        )
+        for a, b in study.CONTRASTS:
+            paired.append(
+                {**at, **key, "population": "unobserved", "contrast": f"{a}-{b}"}
+                | {"mean_difference": rng.uniform(-0.1, 0.2), "holm_ttest_p": rng.uniform()}
+            )
+        for model in (*study.MODEL_NAMES, study.SMOOTHING_BASELINE):
+            co.append({**cell, study.N_TRIALS: n_trials, "model": model, "mean": rng.uniform()})
+    return pd.DataFrame(summary), pd.DataFrame(paired), pd.DataFrame(co)
+
+
+def test_recording_figure_draws_the_tables_against_the_trials(tmp_path):
+    summary, paired, co = _recording_tables()
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(0.02, size=(8, 400))
+    fig = plots.recording_figure(
+        counts,
+        rng.uniform(0, 40, (4, 40)),
+        rng.uniform(0, 40, (4, 40)),
+        7,
+        10.0,
+        summary,
+        paired,
+        co,
+        K,
+    )
+    axes = _data_axes(fig)
+    raster, _, similarity, contrasts, bps = axes
+    assert "neuron 7" in raster.get_title()
+    for a, b in study.CONTRASTS:
+        line = _gid(contrasts, f"{a}-{b}")
+        expected = paired[paired.contrast == f"{a}-{b}"].sort_values(study.N_TRIALS)
+        np.testing.assert_array_equal(line.get_xdata(), TRIALS)
+        np.testing.assert_allclose(line.get_ydata(), expected.mean_difference)
+    ceiling = _gid(similarity, study.TRIAL_SPLIT)
+    np.testing.assert_allclose(ceiling.get_ydata(), [n / 100 for n in TRIALS])
+    for model in (study.FFH, study.SMOOTHING_BASELINE):
+        line = _gid(bps, f"co_smoothing/{model}")
+        np.testing.assert_allclose(line.get_ydata(), co[co.model == model]["mean"])
+    assert fig.get_suptitle() and all(ax.get_title() for ax in axes)
+    fig.savefig(tmp_path / "recording.png", dpi=30)
+    assert (tmp_path / "recording.png").stat().st_size > 1000

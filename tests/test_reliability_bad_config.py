@@ -172,6 +172,35 @@ BAD_CONFIGS = {
     "prep_ms_under_models": BadConfig(
         "models.prep_ms", "allowed keys", {"models": {"prep_ms": 100.0}}
     ),
+    # The recording: a trial count is an integer >= 2 (two halves), a smoothing positive, a
+    # held-out fraction leaves hint and held-out neurons (18 recorded in the small study).
+    "negative_trials": BadConfig(
+        "recording.n_trials", "null or integer >= 2", {"recording": {"n_trials": -5}}
+    ),
+    "fractional_trials": BadConfig(
+        "recording.n_trials", "null or integer >= 2", {"recording": {"n_trials": 2.5}}
+    ),
+    "one_trial_cannot_be_halved": BadConfig(
+        "recording.n_trials", "null or integer >= 2", {"recording": {"n_trials": 1}}
+    ),
+    "swept_trials_below_two": _sweep("n_trials", [10, 1], "minimum of 2"),
+    "zero_smoothing": BadConfig(
+        "recording.smoothing_ms", "minimum of 0", {"recording": {"smoothing_ms": 0.0}}
+    ),
+    "swept_negative_smoothing": _sweep("smoothing_ms", [20.0, -5.0], "minimum of 0"),
+    "held_out_fraction_leaving_no_hint": BadConfig(
+        "recording.held_out_fraction",
+        "leaves no hint neuron among 18",
+        {"recording": {"n_trials": 4, "held_out_fraction": 0.99}},
+    ),
+    "held_out_fraction_leaving_no_held_out_neuron": BadConfig(
+        "recording.held_out_fraction",
+        "leaves no held-out neuron among 18",
+        {"recording": {"n_trials": 4, "held_out_fraction": 0.01}},
+    ),
+    "emg_noise_without_spikes": BadConfig(
+        "recording", "needs a spike recording", {"recording": {"emg_noise": 0.1}}
+    ),
     "missing_stage": BadConfig("observation", "required", replace=_drop("observation")),
     "misspelled_stage_in_config_yaml": BadConfig(
         "similarty", "allowed keys", replace=_rename("similarity", "similarty")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hintforce.seeding import STAGES, generator
+from hintforce.seeding import STAGES, generator, generators
 
 
 def test_same_seed_and_stage_give_the_same_stream():
@@ -31,8 +31,23 @@ def test_stage_numbers_are_append_only():
         "sham": 6,
         "dynamics": 7,
         "soc_dynamics": 8,
+        "spikes": 9,
+        "emg_noise": 10,
     }
 
 
 def test_the_sham_stream_is_not_the_training_stream():
     assert not np.array_equal(generator(4, "sham").random(3), generator(4, "force").random(3))
+
+
+def test_keyed_generators_are_independent_of_the_other_keys():
+    """A key's stream is the same whoever else is drawn, differs between keys and seeds, and
+    is SeedSequence([seed, stage, key])."""
+    a = [g.integers(2**63) for g in generators(3, "spikes", [4, 9, 1])]
+    b = [g.integers(2**63) for g in generators(3, "spikes", [9])]
+    assert a[1] == b[0] and len(set(a)) == 3
+    assert generators(4, "spikes", [9])[0].integers(2**63) != b[0]
+    expected = np.random.default_rng(np.random.SeedSequence([3, STAGES["spikes"], 9]))
+    assert expected.integers(2**63) == b[0]
+    with pytest.raises(ValueError, match="non-negative integers"):
+        generators(3, "spikes", [-1])

@@ -1055,3 +1055,56 @@ def test_compare_run_at_the_default_size_gives_all_rows():
     result = compare_run(soc, models, observed, held_out, params, rng)
     assert len(result.table) == len(_expected_keys(names, params.ks))
     assert np.all(np.isfinite(result.table.value))
+
+
+def test_a_recording_gives_the_baseline_from_its_psths_and_a_trial_split_row(run_inputs, run):
+    """With the exact rates as the recording, every row is the run's without one, and the
+    trial-split row of two identical halves is a perfect match; the baseline follows the
+    recorded PSTHs (a model made of them scores as the baseline does)."""
+    soc, models, observed, held_out = run_inputs
+    exact = soc[:, :, observed]
+    same = compare_run(
+        soc,
+        models,
+        observed,
+        held_out,
+        PARAMS,
+        np.random.default_rng(12),
+        recording=(exact, np.stack([exact, exact])),
+    ).table
+    split = same.model == study.TRIAL_SPLIT
+    merged = run.table.merge(same[~split], on=list(study.ROW_KEYS), suffixes=("", "_rec"))
+    assert len(merged) == len(run.table) == (~split).sum()
+    np.testing.assert_allclose(merged.value_rec, merged.value, rtol=1e-9, atol=1e-12)
+    trial_split = same[split]
+    assert set(trial_split.population) == {"observed"}
+    cca = _rows(trial_split, metric="cca", validation="in_sample")
+    np.testing.assert_allclose(cca.value, 1.0, atol=1e-8)
+
+    noisy = exact + np.random.default_rng(3).normal(0, 2.0, exact.shape)
+    halves = np.stack([noisy, exact + np.random.default_rng(4).normal(0, 2.0, exact.shape)])
+    recorded = compare_run(
+        soc,
+        {**models, "psth": noisy},
+        observed,
+        held_out,
+        PARAMS,
+        np.random.default_rng(12),
+        recording=(noisy, halves),
+    ).table
+    for population in ("unobserved", study.HELD_OUT):
+        base = _rows(recorded, model=study.BASELINE, population=population)
+        as_model = _rows(recorded, model="psth", population=population)
+        np.testing.assert_allclose(base.value.to_numpy(), as_model.value.to_numpy(), rtol=1e-9)
+    ceiling = _rows(recorded, model=study.TRIAL_SPLIT, metric="cca", validation="in_sample")
+    assert (ceiling.value < 1.0 - 1e-6).all()
+    with pytest.raises(ValueError, match="recording must hold PSTHs"):
+        compare_run(
+            soc,
+            models,
+            observed,
+            held_out,
+            PARAMS,
+            np.random.default_rng(0),
+            recording=(exact[:, :, :3], np.stack([exact, exact])),
+        )

@@ -364,9 +364,10 @@ def test_grouping_submits_a_1000_seed_sweep_in_under_a_tenth_as_many_slurm_jobs(
     counts = job_counts(text)
     groups = yaml.safe_load((project / PROFILE / "config.yaml").read_text())["groups"]
     # Per seed at the default study (one circuit, muscle fraction, size, neuron fraction and
-    # hint gain): its observation, every model and the run's similarity.
+    # hint gain): its observation, its two recordings (EMG and neurons), every model, the
+    # run's similarity and its dynamics.
     run_jobs = sum(n for rule, n in counts.items() if groups[rule] == "run")
-    assert run_jobs == len(seeds) * (1 + len(study.MODEL_NAMES) + 2), counts  # + dynamics
+    assert run_jobs == len(seeds) * (1 + 2 + len(study.MODEL_NAMES) + 2), counts
     # Every job is planned inside a group job, none on its own ...
     members = len(re.findall(r"^ {4}(?:local)?rule \w+:$", text, flags=re.M))
     alone = len(re.findall(r"^(?:local)?rule (?!all:)\w+:$", text, flags=re.M))

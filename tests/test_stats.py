@@ -5,8 +5,10 @@ import scipy.stats
 
 from hintforce import study
 from hintforce.stats import (
+    CO_SMOOTHING_TRUTH,
     FIT_METRIC,
     check_runs,
+    co_smoothing_validity,
     deciding_rows,
     fit_gate,
     holm,
@@ -14,6 +16,7 @@ from hintforce.stats import (
     paired_study,
     paired_tests,
     summarise,
+    summarise_co_smoothing,
     summarise_study,
 )
 
@@ -331,7 +334,7 @@ RUN = {
 }
 KEY = {"population": "unobserved", "k": 5, "component": "full", "validation": "in_sample"}
 MIN_R2 = 0.9
-CELL = [a for a in study.AXIS_NAMES if a != "seed"]
+CELL = [a for a in RUN if a != "seed"]
 
 
 def _study(values, failing=(), metric="cca", r2=None):
@@ -358,7 +361,7 @@ def _study(values, failing=(), metric="cca", r2=None):
             store = {a: (v if a in study.model(name).axes else np.nan) for a, v in run.items()}
             for start, value_r2 in zip(study.STARTS, (clean, clean - 0.1), strict=True):
                 fit.append({**store, "model": name, "start": start, "r2": value_r2})
-    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    similarity = pd.DataFrame(rows)[[*RUN, *study.SIMILARITY_COLUMNS]]
     fit = pd.DataFrame(fit).drop_duplicates(ignore_index=True)
     return similarity, fit_gate(fit, MIN_R2)
 
@@ -387,7 +390,7 @@ def test_fit_gate_flags_both_rows_of_a_store_by_its_clean_r2():
         ]
     )
     out = fit_gate(fit, MIN_R2)
-    assert list(out.columns) == list(study.FIT_COLUMNS)
+    assert list(out.columns) == [*RUN, *study.FIT_COLUMNS]
     flags = out.groupby("seed")["passes_fit_gate"].agg(["all", "any"])
     assert list(flags["all"]) == list(flags["any"]) == [True, True, False, False]
 
@@ -693,7 +696,7 @@ def _held_out_study(r2, values=None, failing=(), models=("ffh", "ff")):
                 {**store, "model": name, "start": start, study.DIRECTIONS: directions}
                 | {"r2": value_r2}
             )
-    similarity = pd.DataFrame(rows)[list(study.SIMILARITY_COLUMNS)]
+    similarity = pd.DataFrame(rows)[[*RUN, *study.SIMILARITY_COLUMNS]]
     return similarity, fit_gate(pd.DataFrame(fit), MIN_R2)
 
 
@@ -784,3 +787,69 @@ def test_a_store_failing_the_gate_leaves_its_held_out_r2_out_of_summary_and_pair
     assert pair["n"] == 5
     assert pair["mean_difference"] == pytest.approx(np.mean(a - b), rel=1e-12)
     assert pair["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# co-smoothing against the true similarity
+
+SPIKE_RUN = {**RUN, study.N_TRIALS: 5, study.SMOOTHING_MS: 30.0}
+
+
+def co_smoothing_tables(bps, truth, failing=()):
+    """co_smoothing, similarity and fit tables of a spike study with two trial counts:
+    ``bps`` and ``truth`` map (n_trials, seed, model) to values."""
+    co, sim, fit = [], [], []
+    for (n_trials, seed, model), value in bps.items():
+        run = {**SPIKE_RUN, study.N_TRIALS: n_trials, "seed": seed}
+        co.append({**run, "model": model, "bits_per_spike": value, "n_neurons": 12})
+        if model == study.SMOOTHING_BASELINE:
+            continue
+        key = {**CO_SMOOTHING_TRUTH, "k": 10}
+        sim.append({**run, "model": model, **key, "value": truth[(n_trials, seed, model)]})
+        clean = 0.5 if (n_trials, seed, model) in failing else 0.95
+        fit.append({**run, "model": model, "start": "clean", "r2": clean})
+    fit = pd.DataFrame(fit)
+    fit["passes_fit_gate"] = fit["r2"] >= MIN_R2
+    return pd.DataFrame(co), pd.DataFrame(sim), fit
+
+
+def test_co_smoothing_validity_is_spearman_per_cell_within_runs_and_pooled():
+    rng = np.random.default_rng(8)
+    models = [study.FF, study.FFH, study.FFH_MEAN]
+    keys = [(nt, seed, m) for nt in (5, 20) for seed in (1, 2, 3) for m in models]
+    truth = {key: rng.uniform() for key in keys}
+    # at 20 trials co-smoothing ranks exactly as the truth; at 5 it is the truth reversed
+    bps = {key: (truth[key] if key[0] == 20 else -truth[key]) for key in keys}
+    bps |= {(nt, seed, study.SMOOTHING_BASELINE): 0.1 for nt in (5, 20) for seed in (1, 2, 3)}
+    co, sim, fit = co_smoothing_tables(bps, truth)
+    out = co_smoothing_validity(co, sim, fit, **CO_SMOOTHING_TRUTH, k=10)
+    cell = [a for a in study.axes_in(SPIKE_RUN) if a != "seed"]
+    assert list(out.columns) == [*cell, "scope", "n", "rho", "p"]
+    by = {(r.n_trials, r.scope): r for r in out.itertuples()}
+    assert by[(20, "runs_and_models")].rho == pytest.approx(1.0)
+    assert by[(20, "runs_and_models")].n == 9
+    assert by[(5, "runs_and_models")].rho == pytest.approx(-1.0)
+    assert by[(20, "models_within_run")].rho == pytest.approx(1.0)
+    assert by[(20, "models_within_run")].n == 3
+    pooled = out[out.n_trials.isna()]
+    x = [bps[k] for k in keys]
+    y = [truth[k] for k in keys]
+    expected = scipy.stats.spearmanr(x, y)
+    row = pooled[pooled.scope == "runs_and_models"].iloc[0]
+    assert row.rho == pytest.approx(expected.statistic) and row.p == pytest.approx(expected.pvalue)
+    assert row.n == 18
+
+
+def test_co_smoothing_leaves_out_models_failing_the_gate_but_keeps_the_baseline():
+    models = [study.FF, study.FFH, study.FFH_MEAN, study.FFH_SHUFFLED]
+    keys = [(5, seed, m) for seed in (1, 2) for m in models]
+    truth = {key: float(i) for i, key in enumerate(keys)}
+    bps = dict(truth) | {(5, s, study.SMOOTHING_BASELINE): 0.2 for s in (1, 2)}
+    co, sim, fit = co_smoothing_tables(bps, truth, failing={(5, 1, study.FFH)})
+    out = co_smoothing_validity(co, sim, fit, **CO_SMOOTHING_TRUTH, k=10)
+    assert out[out.scope == "runs_and_models"].n.tolist() == [7, 7]
+    summary = summarise_co_smoothing(co, fit)
+    n = dict(zip(summary.model, summary.n, strict=True))
+    assert n[study.FFH] == 1 and n[study.FF] == 2 and n[study.SMOOTHING_BASELINE] == 2
+    with pytest.raises(ValueError, match="row must give"):
+        co_smoothing_validity(co, sim, fit, metric="cca")

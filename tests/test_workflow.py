@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from support.workflow import ROOT, SMALL, make_project, planned_jobs, snakemake, with_config
+from support.workflow import (
+    EXACT_AXES,
+    ROOT,
+    SMALL,
+    make_project,
+    planned_jobs,
+    snakemake,
+    with_config,
+)
 
 from hintforce import dynamics, force, mechanism, store, study
 from hintforce.task import Task
@@ -28,6 +36,7 @@ pytestmark = pytest.mark.workflow
 
 SWEEP = "tests/config.sweep.yaml"
 GENERALISATION = "tests/config.generalisation.yaml"
+RECORDING = "tests/config.recording.yaml"
 TABLES = ("similarity.csv", "fit.csv", "summary.csv", "paired_tests.csv")
 UNHINTED = [m.name for m in study.MODELS if not m.hinted]
 HINTED = [m.name for m in study.MODELS if m.hinted]
@@ -56,6 +65,13 @@ def sweep_run(tmp_path_factory) -> Path:
 def generalisation_run(tmp_path_factory) -> Path:
     project = make_project(tmp_path_factory.mktemp("generalisation"))
     snakemake(project, "--cores", "2", "--configfile", GENERALISATION)
+    return project
+
+
+@pytest.fixture(scope="module")
+def recording_run(tmp_path_factory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("recording"))
+    snakemake(project, "--cores", "2", "--configfile", SMALL, RECORDING)
     return project
 
 
@@ -127,11 +143,11 @@ def test_small_run_writes_every_contract_file(small_run):
             assert arrays["output"].shape == (n_cond, n_time, len(seen["muscles"]))
             assert np.isfinite(arrays["rates"]).all()
         per_run = pd.read_csv(run / "similarity.csv")
-        assert list(per_run.columns) == list(study.SIMILARITY_COLUMNS)
+        assert list(per_run.columns) == [*EXACT_AXES, *study.SIMILARITY_COLUMNS]
         assert set(per_run["seed"]) == {seed}
 
     similarity = pd.read_csv(out / "tables/similarity.csv")
-    assert list(similarity.columns) == list(study.SIMILARITY_COLUMNS)
+    assert list(similarity.columns) == [*EXACT_AXES, *study.SIMILARITY_COLUMNS]
     assert set(similarity["model"]) == set(study.MODEL_NAMES) | set(study.REFERENCES)
     assert set(similarity["population"]) == set(study.POPULATIONS)
     assert set(similarity["metric"]) == {m.name for m in study.METRICS}
@@ -139,7 +155,7 @@ def test_small_run_writes_every_contract_file(small_run):
     assert set(similarity["validation"]) == set(TRAINING_VALIDATIONS)
     assert similarity["null_p"].between(0, 1).all()
     fit = pd.read_csv(out / "tables/fit.csv")
-    assert list(fit.columns) == list(study.FIT_COLUMNS)
+    assert list(fit.columns) == [*EXACT_AXES, *study.FIT_COLUMNS]
     assert len(fit) == len(seeds) * len(study.MODEL_NAMES) * len(study.STARTS)
     summary = pd.read_csv(out / "tables/summary.csv")
     assert list(summary.columns)[-len(study.SUMMARY_COLUMNS) :] == list(study.SUMMARY_COLUMNS)
@@ -152,7 +168,7 @@ def test_small_run_writes_every_contract_file(small_run):
 
     # Mechanism: every model and the SOC, every measure, per run; the DSA rows per population.
     dyn = pd.read_csv(out / "tables/dynamics.csv")
-    assert list(dyn.columns) == list(study.DYNAMICS_COLUMNS)
+    assert list(dyn.columns) == [*EXACT_AXES, *study.DYNAMICS_COLUMNS]
     per_condition = dyn[dyn["condition"].notna()]
     assert set(per_condition["model"]) == {study.CEILING, *study.MODEL_NAMES}
     counts = per_condition.groupby(["seed", "model"]).size()
@@ -358,11 +374,11 @@ def test_a_sweep_over_every_axis_runs_end_to_end(sweep_run):
     }
     n_runs = int(np.prod([len(v) for v in axes.values()]))
     similarity = pd.read_csv(out / "tables/similarity.csv")
-    runs = similarity[list(study.AXIS_NAMES)].drop_duplicates()
+    runs = similarity[list(EXACT_AXES)].drop_duplicates()
     assert len(runs) == n_runs == 48
     expected = pd.DataFrame(itertools.product(*axes.values()), columns=list(axes))
     assert runs.merge(expected).shape[0] == n_runs
-    per_run = similarity.groupby(list(study.AXIS_NAMES)).size()
+    per_run = similarity.groupby(list(EXACT_AXES)).size()
     assert per_run.nunique() == 1
     fit = pd.read_csv(out / "tables/fit.csv")
     assert len(fit) == n_runs * len(study.MODEL_NAMES) * len(study.STARTS)
@@ -383,10 +399,10 @@ def test_a_sweep_over_every_axis_runs_end_to_end(sweep_run):
 def test_the_sweep_cube_opens_in_xarray_with_one_dimension_per_axis(sweep_run):
     xarray = pytest.importorskip("xarray")
     cube = xarray.open_zarr(results(sweep_run, SWEEP) / "tables/similarity.zarr")
-    assert list(cube["value"].dims) == [*study.AXIS_NAMES, *study.ROW_KEYS]
+    assert list(cube["value"].dims) == [*EXACT_AXES, *study.ROW_KEYS]
     table = pd.read_csv(results(sweep_run, SWEEP) / "tables/similarity.csv")
     row = table.iloc[len(table) // 2]
-    picked = cube["value"].sel({name: row[name] for name in (*study.AXIS_NAMES, *study.ROW_KEYS)})
+    picked = cube["value"].sel({name: row[name] for name in (*EXACT_AXES, *study.ROW_KEYS)})
     assert float(picked) == pytest.approx(row["value"], rel=1e-12)
     assert cube.sizes[study.HINT_GAIN] == 2 and cube.sizes[study.GROUND_TRUTH_SEED] == 2
 
@@ -437,3 +453,75 @@ def test_a_study_with_held_out_directions_and_a_rest_window_runs_end_to_end(gene
     assert (out / "figures/generalisation.png").stat().st_size > 0
     findings = (out / "tables/findings.html").read_text()
     assert "generali" in findings.lower()
+
+
+def test_a_spike_recording_study_runs_end_to_end(recording_run):
+    from pynwb import NWBHDF5IO
+
+    out = recording_run / "results" / "recording"
+    config = yaml.safe_load((recording_run / SMALL).read_text())
+    n_cond = config["ground_truth"]["emg"]["n_conditions"]
+    similarity = pd.read_csv(out / "tables/similarity.csv")
+    assert list(similarity.columns) == [*study.AXIS_NAMES, *study.SIMILARITY_COLUMNS]
+    assert set(similarity[study.N_TRIALS]) == {4, 8}
+    trial_split = similarity[similarity["model"] == study.TRIAL_SPLIT]
+    assert set(trial_split["population"]) == {"observed"} and len(trial_split) > 0
+    paired = pd.read_csv(out / "tables/paired_tests.csv")
+    assert set(paired[study.N_TRIALS]) == {4, 8}
+
+    # FF and the floor are trained once per seed, whatever the trial count.
+    for model in (study.FF, study.FLOOR):
+        stores = sorted((out / "runs").rglob(f"{model}.zarr"))
+        assert len(stores) == len(config["sweep"]["seeds"])
+        assert all("/nt~" not in str(p) for p in stores)
+    assert len(list((out / "runs").rglob(f"{study.FFH}.zarr"))) == 4
+
+    co = pd.read_csv(out / "tables/co_smoothing.csv")
+    assert list(co.columns) == [*study.AXIS_NAMES, *study.CO_SMOOTHING_COLUMNS]
+    assert set(co["model"]) == set(study.MODEL_NAMES) | {study.SMOOTHING_BASELINE}
+    assert np.isfinite(co["bits_per_spike"]).all() and (co["n_neurons"] >= 1).all()
+    validity = pd.read_csv(out / "tables/co_smoothing_validity.csv")
+    assert set(validity["scope"]) == {"runs_and_models", "models_within_run"}
+    assert (out / "figures/recording.png").stat().st_size > 0
+
+    recordings = sorted((out / "runs").rglob("recording.zarr"))
+    assert len(recordings) == 4
+    for path in recordings:
+        data = store.read_dataset(path)
+        counts, neurons = data["counts"], data["neurons"]
+        with NWBHDF5IO(str(path.with_suffix(".nwb")), "r") as io:
+            nwb = io.read()
+            trials = nwb.trials.to_dataframe()
+            n_trials = counts.shape[1]
+            assert len(trials) == n_cond * n_trials
+            np.testing.assert_array_equal(trials["condition"], np.tile(np.arange(n_cond), n_trials))
+            np.testing.assert_allclose(
+                trials["direction_rad"], 2 * np.pi * trials["condition"] / n_cond
+            )
+            np.testing.assert_array_equal(nwb.units.id[:], neurons)
+            for unit in range(len(neurons)):
+                times = np.asarray(nwb.units["spike_times"][unit])
+                per_trial = [
+                    np.sum((times >= row.start_time) & (times < row.stop_time))
+                    for row in trials.itertuples()
+                ]
+                expected = counts[:, :, :, unit].sum(axis=2).T.ravel()  # trial-major order
+                np.testing.assert_array_equal(per_trial, expected)
+    # 4 trials are the first 4 of the 8 (each neuron's stream is drawn trial by trial)
+    seed_1 = [p for p in recordings if "/seed~1/" in str(p)]
+    four, eight = (store.read_dataset(p, ["counts"])["counts"] for p in sorted(seed_1, key=str))
+    four, eight = sorted((four, eight), key=lambda c: c.shape[1])
+    np.testing.assert_array_equal(four, eight[:, :4])
+
+
+def test_adding_a_trial_count_trains_only_the_hinted_models_of_that_count(recording_run):
+    layer = yaml.safe_load((recording_run / RECORDING).read_text())
+    layer["sweep"]["n_trials"] = [4, 8, 12]
+    (recording_run / "tests/trials.yaml").write_text(yaml.safe_dump(layer))
+    jobs = planned_jobs(recording_run, "--configfile", SMALL, "tests/trials.yaml")
+    trained = [(rule, out) for rule, out in jobs if rule.startswith("train")]
+    assert len(trained) == 2 * len(HINTED)
+    assert all(rule == "train_hinted" and "/nt~12/" in out for rule, out in trained)
+    recorded = [out for rule, out in jobs if rule == "record_neurons"]
+    assert len(recorded) == 2 and all("/nt~12/" in out for out in recorded)
+    assert {rule for rule, _ in jobs}.isdisjoint({"record_emg", "observe", "soc_gains"})

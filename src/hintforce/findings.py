@@ -26,12 +26,17 @@ __all__ = [
     "generalisation_sentences",
     "mechanism_html",
     "mechanism_sentences",
+    "recording_sentences",
 ]
 
 #: The row key of the headline comparison (besides k and component).
 HEADLINE = {"population": "unobserved", "metric": "cca", "validation": "cross_validated"}
 # The contrasted models as a contrast names them ("FFH − shuffled hints").
 _SHORT = {study.FF: "FF", study.FFH_SHUFFLED: "shuffled hints", study.FFH_MEAN: "mean hints"}
+_LABELS = {
+    **{m.name: m.label for m in study.MODELS},
+    study.SMOOTHING_BASELINE: "smoothing baseline",
+}
 _COMPONENT_WORDS = {
     "condition": "the condition-specific part of the activity",
     "full": "the full activity",
@@ -188,7 +193,88 @@ def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int
     return [claim, "; ".join(parts) + "."]
 
 
-def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame, k: int) -> str:
+def recording_sentences(
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    k: int,
+    co_smoothing: pd.DataFrame | None = None,
+    validity: pd.DataFrame | None = None,
+) -> list[str]:
+    """With a spike recording, the answer at each number of trials per direction (none for a
+    study of exact rates).
+
+    Per trial count (every other axis at its first value): FFH's condition-specific,
+    cross-validated similarity to the unobserved neurons (mean canonical correlation at
+    ``k``) against FF's and both shams', the three contrasts, the trial-split ceiling and the
+    data baseline; with ``co_smoothing`` (``co_smoothing_summary.csv``) each model's
+    co-smoothing bits per spike and the smoothing baseline's; with ``validity``
+    (``co_smoothing_validity.csv``) the rank correlations between co-smoothing and the true
+    similarity.
+    """
+    axis = study.N_TRIALS
+    if axis not in summary.columns:
+        return []
+    n_over = paired["n_over"].iloc[0] if len(paired) else study.SEED
+    unit = "circuits" if n_over == study.GROUND_TRUTH_SEED else "seeds"
+    key = {**HEADLINE, "component": "condition", "k": k}
+    sentences = []
+    for n_trials in sorted(summary[axis].dropna().unique()):
+        means = _first_cell(_select(summary, quantity="value", **{axis: n_trials}), n_over)
+        tests = _first_cell(_select(paired, **{axis: n_trials}), n_over)
+        mean = _select(means, **key).set_index("model")["mean"]
+        rows = _select(tests, **key)
+        if study.FFH not in mean:
+            continue
+        others = ", ".join(
+            f"{study.model(b).label} {mean[b]:.3f}" for _, b in study.CONTRASTS if b in mean
+        )
+        contrasts = "; ".join(
+            f"FFH − {_SHORT.get(b, b)} {_contrast(row.iloc[0], unit)}"
+            for a, b in study.CONTRASTS
+            if not (row := _select(rows, contrast=f"{a}-{b}")).empty
+        )
+        ceiling = _select(means, **{**key, "population": "observed"}, model=study.TRIAL_SPLIT)
+        text = (
+            f"With {int(n_trials)} trials per direction, FFH's condition-specific, "
+            f"cross-validated similarity to the unobserved SOC neurons (mean canonical "
+            f"correlation, k = {k}) is {mean[study.FFH]:.3f} against {others} ({contrasts})"
+        )
+        if not ceiling.empty:
+            text += (
+                f"; the trial-split ceiling of the recorded neurons is "
+                f"{ceiling['mean'].iloc[0]:.3f}"
+            )
+        if study.BASELINE in mean:
+            text += f" and the data baseline {mean[study.BASELINE]:.3f}"
+        if co_smoothing is not None:
+            bps = _first_dynamics_cell(_select(co_smoothing, **{axis: n_trials}))
+            bps = bps.set_index("model")["mean"]
+            names = [m for m in (*study.MODEL_NAMES, study.SMOOTHING_BASELINE) if m in bps]
+            text += "; co-smoothing bits per spike on the held-out recorded neurons: " + ", ".join(
+                f"{_LABELS.get(m, m)} {bps[m]:.3f}" for m in names
+            )
+        sentences.append(text + ".")
+    if validity is not None:
+        pooled = validity[validity[axis].isna()].set_index("scope")
+        if {"runs_and_models", "models_within_run"} <= set(pooled.index):
+            every, within = pooled.loc["runs_and_models"], pooled.loc["models_within_run"]
+            sentences.append(
+                f"Does co-smoothing rank models like the true similarity? Spearman's rho "
+                f"between the two over every run and model is {every['rho']:.2f} "
+                f"(n = {int(every['n'])}, p = {_p(every['p'])}); across the models of one run, "
+                f"averaged over {int(within['n'])} runs, {within['rho']:.2f}."
+            )
+    return sentences
+
+
+def findings_html(
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    fit: pd.DataFrame,
+    k: int,
+    co_smoothing: pd.DataFrame | None = None,
+    validity: pd.DataFrame | None = None,
+) -> str:
     """The report's answer page: the sentences, the fit gate's failures and both tables.
 
     Parameters
@@ -197,6 +283,9 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
         ``summary.csv``, ``paired_tests.csv`` and ``fit.csv``.
     k : int
         Number of PCA factors of the headline comparison.
+    co_smoothing, validity : pandas.DataFrame, optional
+        With a spike recording: ``co_smoothing_summary.csv`` and
+        ``co_smoothing_validity.csv`` (see :func:`recording_sentences`).
 
     Returns
     -------
@@ -205,6 +294,7 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
     """
     sentences = contrast_sentences(summary, paired, k)
     generalisation = generalisation_sentences(summary, paired, k)
+    recording = recording_sentences(summary, paired, k, co_smoothing, validity)
     failed = fit[stats.deciding_rows(fit) & ~fit["passes_fit_gate"].astype(bool)]
     if failed.empty:
         gate = "<p>Every model passed the fit gate (clean-start output R² above threshold).</p>"
@@ -225,6 +315,8 @@ def findings_html(summary: pd.DataFrame, paired: pd.DataFrame, fit: pd.DataFrame
             else []
         ),
         *(f"<p>{html.escape(s)}</p>" for s in generalisation),
+        *(["<h2>Does the answer survive a realistic recording?</h2>"] if recording else []),
+        *(f"<p>{html.escape(s)}</p>" for s in recording),
         "<h3>Fit gate</h3>",
         gate,
         "<h3>Headline rows of paired_tests.csv</h3>",

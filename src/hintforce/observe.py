@@ -7,8 +7,8 @@ the first ``round(m * n_muscles)`` of theirs. The subsets of a fraction sweep ar
 nested: a larger fraction's subset contains every smaller one's, and one observation serves
 every neuron fraction of a run.
 
-:func:`record` gives what a run records, the only data its models are trained on: the observed
-muscles' EMG and the observed neurons' rates, in the task's training directions only.
+:mod:`hintforce.recording` records the observed neurons and muscles: the only data a run's
+models are trained on.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hintforce import study
-from hintforce.task import Task
 
-__all__ = ["Observation", "Recorded", "n_selected", "observe", "record"]
+__all__ = ["Observation", "n_selected", "observe"]
 
 
 def _frozen_index_array(values: np.ndarray, name: str, permutation: bool = False) -> np.ndarray:
@@ -63,7 +62,12 @@ class Observation:
 
         Raises ValueError if the fraction selects no neuron (see :func:`n_selected`).
         """
-        return np.sort(self.neuron_order[: self._count(fraction)])
+        return np.sort(self.recording_order(fraction))
+
+    def recording_order(self, fraction: float) -> np.ndarray:
+        """The neurons observed at ``fraction`` in the order they are recorded (the prefix of
+        :attr:`neuron_order`)."""
+        return self.neuron_order[: self._count(fraction)].copy()
 
     def unobserved(self, fraction: float) -> np.ndarray:
         """Neuron indices left unobserved at ``fraction``, sorted: the rest of
@@ -181,75 +185,3 @@ def observe(
     neuron_order = rng.permutation(int(n_neurons))
     muscle_order = rng.permutation(int(n_muscles))
     return Observation(neuron_order=neuron_order, muscles=np.sort(muscle_order[:n_obs_muscles]))
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What one run records: all its models are trained on (no held-out direction, no
-    unobserved neuron or muscle reaches them).
-
-    Attributes
-    ----------
-    emg : ndarray, shape (C_train, T, M)
-        EMG of the observed muscles in the training directions over the task's window.
-    rates : ndarray, shape (C_train, T, K)
-        Rates (Hz) of the observed neurons in the training directions over the window.
-    neurons : ndarray of int64, shape (K,)
-        The observed neurons (indices among the SOC's), ascending.
-    n_neurons : int
-        Neurons of the SOC (how many hint weights are drawn).
-    """
-
-    emg: np.ndarray
-    rates: np.ndarray
-    neurons: np.ndarray
-    n_neurons: int
-
-
-def record(
-    task: Task,
-    observation: Observation,
-    neuron_fraction: float | None,
-    emg: np.ndarray,
-    soc_rates: np.ndarray,
-) -> Recorded:
-    """What a run records of the ground truth: exact EMG and rates, training directions only.
-
-    Parameters
-    ----------
-    task : Task
-        Its training directions are the ones recorded.
-    observation : Observation
-        The run seed's observed muscles and neuron order.
-    neuron_fraction : float or None
-        Fraction of the neurons observed; None records no neuron (models without hints).
-    emg : ndarray, shape (C, T, n_muscles)
-        EMG of every muscle in every direction over the task's window.
-    soc_rates : ndarray, shape (C, T, n_neurons)
-        Rates (Hz) of every SOC neuron in every direction over the window.
-
-    Returns
-    -------
-    Recorded
-    """
-    emg = np.asarray(emg, dtype=np.float64)
-    soc_rates = np.asarray(soc_rates, dtype=np.float64)
-    expected = (task.n_directions, task.n_window)
-    if emg.ndim != 3 or soc_rates.ndim != 3 or {emg.shape[:2], soc_rates.shape[:2]} != {expected}:
-        raise ValueError(
-            f"emg and soc_rates must have (directions, window bins) {expected}, got "
-            f"{emg.shape} and {soc_rates.shape}"
-        )
-    n_neurons = soc_rates.shape[2]
-    neurons = (
-        np.zeros(0, dtype=np.int64)
-        if neuron_fraction is None
-        else observation.neurons(neuron_fraction)
-    )
-    training = task.training
-    return Recorded(
-        emg=emg[training][:, :, observation.muscles],
-        rates=soc_rates[training][:, :, neurons],
-        neurons=neurons,
-        n_neurons=n_neurons,
-    )

@@ -97,7 +97,8 @@ QUANTITIES: tuple[str, ...] = (_VALUE, "null_mean", "above_null")
 # rows count); a summary cell is every axis but the replicate.
 _SEED = study.SEED
 _CIRCUIT = study.GROUND_TRUTH_SEED
-_CELL = tuple(name for name in study.AXIS_NAMES if name != _SEED)
+# Axes every table has; the spike-recording axes exist only in studies of spikes.
+_REQUIRED_AXES = tuple(a.name for a in study.AXES if not a.spikes)
 # The clean start on the training directions decides the fit gate.
 _CLEAN = study.STARTS[0]
 _DIRECTIONS = study.DIRECTIONS
@@ -382,13 +383,14 @@ def fit_gate(fit: pd.DataFrame, min_r2: float) -> pd.DataFrame:
         If a column is missing, ``min_r2`` is not finite, a model is unknown, or a store has
         no clean-start row or clean-start rows with different R².
     """
-    _check_columns(fit, [*study.AXIS_NAMES, _MODEL, _START, _R2], "fit_gate")
+    present = _axes(fit, "fit_gate")
+    _check_columns(fit, [_MODEL, _START, _R2], "fit_gate")
     if not np.isfinite(min_r2):
         raise ValueError(f"fit_gate: min_r2 must be finite, got {min_r2}")
     fit = fit.assign(**{_R2: pd.to_numeric(fit[_R2]).astype(np.float64)})
     passes = np.zeros(len(fit), dtype=bool)
     for name in pd.unique(fit[_MODEL]):
-        axes = list(study.model(name).axes)
+        axes = [a for a in study.model(name).axes if a in present]
         rows = (fit[_MODEL] == name).to_numpy()
         store = fit.loc[rows, [*axes, _START, _R2]]
         clean = store.loc[deciding_rows(fit)[rows], [*axes, _R2]].drop_duplicates()
@@ -416,18 +418,19 @@ def deciding_rows(fit: pd.DataFrame) -> np.ndarray:
 
 def _fit_per_run(fit: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The fit rows of each model store placed on every run of ``runs`` that uses it."""
+    present = _axes(fit, "fit table")
     _check_columns(fit, study.FIT_COLUMNS, "fit table")
     if not pd.api.types.is_bool_dtype(fit[_GATE]):
         raise ValueError(f"fit table: {_GATE} must be boolean, got {fit[_GATE].dtype}")
     parts = []
     sets = [_DIRECTIONS] if _DIRECTIONS in fit.columns else []
     for name in pd.unique(fit[_MODEL]):
-        axes = list(study.model(name).axes)
+        axes = [a for a in study.model(name).axes if a in present]
         rows = fit.loc[fit[_MODEL] == name, [*axes, _START, *sets, _R2, _GATE]].drop_duplicates()
         _check_unique(rows, [*axes, _START, *sets], f"fit table, model {name!r}")
         _check_unique(rows[[*axes, _GATE]].drop_duplicates(), axes, f"{_GATE} of {name!r}")
         parts.append(runs.merge(rows, on=axes, how="inner").assign(**{_MODEL: name}))
-    columns = [*study.AXIS_NAMES, _MODEL, _START, *sets, _R2, _GATE]
+    columns = [*_axes(runs, "runs"), _MODEL, _START, *sets, _R2, _GATE]
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
@@ -437,14 +440,15 @@ def _fit_per_run(fit: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
     """Similarity and fit rows in one long table: axes, row keys, ``start``, ``quantity``,
     the value (NaN where excluded) and whether the fit gate excluded it."""
-    _check_columns(similarity, [*study.AXIS_NAMES, *study.ROW_KEYS, *QUANTITIES], "similarity")
+    axes = list(_axes(similarity, "similarity"))
+    _check_columns(similarity, [*study.ROW_KEYS, *QUANTITIES], "similarity")
     known = [*study.MODEL_NAMES, *study.REFERENCES]
     unknown = sorted(set(similarity[_MODEL]) - set(known))
     if unknown:
         raise ValueError(f"similarity: unknown model(s) {unknown}; known: {known}")
-    runs = similarity[list(study.AXIS_NAMES)].drop_duplicates()
+    runs = similarity[axes].drop_duplicates()
     fits = _fit_per_run(fit, runs)
-    run_model = [*study.AXIS_NAMES, _MODEL]
+    run_model = [*axes, _MODEL]
     gate = fits[[*run_model, _GATE]].drop_duplicates()
     passes = similarity[run_model].merge(gate, on=run_model, how="left", validate="m:1")[_GATE]
     reference = similarity[_MODEL].isin(study.REFERENCES).to_numpy()
@@ -457,7 +461,7 @@ def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
     for quantity in QUANTITIES:
         values = pd.to_numeric(similarity[quantity]).astype(np.float64).to_numpy()
         parts.append(
-            similarity[[*study.AXIS_NAMES, *study.ROW_KEYS]].assign(
+            similarity[[*axes, *study.ROW_KEYS]].assign(
                 **{
                     _START: np.nan,
                     _QUANTITY: quantity,
@@ -474,7 +478,7 @@ def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
             [study.HELD_OUT_DIRECTIONS if h else np.nan for h in held_out], dtype=object
         )
     parts.append(
-        fits[[*study.AXIS_NAMES, _MODEL, _START]].assign(
+        fits[[*axes, _MODEL, _START]].assign(
             **empty,
             **{
                 _METRIC: FIT_METRIC,
@@ -485,6 +489,18 @@ def _observations(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         )
     )
     return pd.concat(parts, ignore_index=True)
+
+
+def _axes(table: pd.DataFrame, what: str) -> tuple[str, ...]:
+    """The study's axes among the table's columns (every axis but the spike recording's is
+    required)."""
+    _check_columns(table, _REQUIRED_AXES, what)
+    return study.axes_in(table.columns)
+
+
+def _cell(table: pd.DataFrame) -> tuple[str, ...]:
+    """A summary cell's axes: every axis of the table but the replicate (the seed)."""
+    return tuple(a for a in _axes(table, "table") if a != _SEED)
 
 
 def _integers_like(out: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
@@ -544,8 +560,9 @@ def summarise_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame
         row (or ambiguous ones) in their run.
     """
     obs = _observations(similarity, fit)
+    cell = _cell(similarity)
     keys = [*_KEYS, _QUANTITY]
-    seeds = _grouped(obs, [*_CELL, *keys])
+    seeds = _grouped(obs, [*cell, *keys])
     per_circuit = _describe(seeds[_GROUP]).assign(
         n_over=_SEED, n_excluded=seeds[_EXCLUDED].sum().to_numpy(dtype=np.int64)
     )
@@ -554,13 +571,13 @@ def summarise_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame
         means = pd.DataFrame(
             {_GROUP: seeds[_GROUP].mean(), _EXCLUDED: seeds[_EXCLUDED].all()}
         ).reset_index()
-        circuits = _grouped(means, [*(c for c in _CELL if c != _CIRCUIT), *keys])
+        circuits = _grouped(means, [*(c for c in cell if c != _CIRCUIT), *keys])
         cross = _describe(circuits[_GROUP]).assign(
             n_over=_CIRCUIT, n_excluded=circuits[_EXCLUDED].sum().to_numpy(dtype=np.int64)
         )
         parts.append(cross.reset_index())
     out = pd.concat(parts, ignore_index=True)
-    out = out[[*_CELL, *_KEYS, *study.SUMMARY_COLUMNS]]
+    out = out[[*cell, *_KEYS, *study.SUMMARY_COLUMNS]]
     return _integers_like(out, similarity)
 
 
@@ -611,11 +628,13 @@ def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         As :func:`summarise_study`, or if a model has more than one row for a run and key.
     """
     obs = _observations(similarity, fit)
-    obs = obs.loc[obs[_QUANTITY] == _VALUE, [*study.AXIS_NAMES, *_KEYS, _GROUP]]
-    pair_on = [*study.AXIS_NAMES, *_PAIR_KEYS]
+    axes = _axes(similarity, "similarity")
+    obs = obs.loc[obs[_QUANTITY] == _VALUE, [*axes, *_KEYS, _GROUP]]
+    pair_on = [*axes, *_PAIR_KEYS]
     _check_unique(obs, [*pair_on, _MODEL], "paired_study")
     several = _several_circuits(similarity)
-    cell = [c for c in _CELL if c != _CIRCUIT] if several else list(_CELL)
+    every = _cell(similarity)
+    cell = [c for c in every if c != _CIRCUIT] if several else list(every)
     rows = []
     present = set(obs[_MODEL])
     for a, b in (contrast for contrast in study.CONTRASTS if present.issuperset(contrast)):
@@ -625,7 +644,7 @@ def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         unpaired = pairs[[_A, _B]].isna().any(axis=1)
         pairs.loc[unpaired, [_A, _B]] = np.nan
         if several:
-            pairs = _grouped(pairs, [*_CELL, *_PAIR_KEYS])[[_A, _B]].mean().reset_index()
+            pairs = _grouped(pairs, [*every, *_PAIR_KEYS])[[_A, _B]].mean().reset_index()
         for group, frame in _grouped(pairs, [*cell, *_PAIR_KEYS]):
             row = dict(zip([*cell, *_PAIR_KEYS], group, strict=True))
             row.update(
@@ -638,10 +657,10 @@ def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
                 ),
             )
             rows.append(row)
-    out = _paired_frame(rows, [*_CELL, *_PAIR_KEYS, "contrast", "n_over", *_PAIRED_STATS])
+    out = _paired_frame(rows, [*every, *_PAIR_KEYS, "contrast", "n_over", *_PAIRED_STATS])
     out["holm_wilcoxon_p"] = holm(out["wilcoxon_p"])
     out["holm_ttest_p"] = holm(out["ttest_p"])
-    return _integers_like(out[[*_CELL, *_PAIR_KEYS, *study.PAIRED_COLUMNS]], similarity)
+    return _integers_like(out[[*every, *_PAIR_KEYS, *study.PAIRED_COLUMNS]], similarity)
 
 
 def missing_runs(table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -682,10 +701,11 @@ def check_runs(
     Parameters
     ----------
     similarity : pandas.DataFrame
-        The study's similarity table (the axes of :data:`hintforce.study.AXIS_NAMES` and
+        The study's similarity table (the axes of ``axis_values`` and
         ``model`` among its columns).
     axis_values : dict
-        Axis name -> its configured values; the runs are every combination.
+        Axis name -> its configured values, for the study's axes (:func:`hintforce.study.axes_in`);
+        the runs are every combination.
     models : sequence of str
         The models of every run.
     allow_failed : bool
@@ -702,13 +722,14 @@ def check_runs(
     ValueError
         If a run is missing and ``allow_failed`` is false; the message names the runs.
     """
+    axes = study.axes_in(axis_values)
     expected = pd.DataFrame(
-        itertools.product(*(axis_values[a] for a in study.AXIS_NAMES), models),
-        columns=[*study.AXIS_NAMES, _MODEL],
+        itertools.product(*(axis_values[a] for a in axes), models),
+        columns=[*axes, _MODEL],
     )
     missing = missing_runs(similarity, expected, list(expected.columns))
     labels = [
-        " ".join(f"{study.axis(a).key}~{row[a]}" for a in study.AXIS_NAMES) + f" {row[_MODEL]}"
+        " ".join(f"{study.axis(a).key}~{row[a]}" for a in axes) + f" {row[_MODEL]}"
         for _, row in missing.iterrows()
     ]
     if labels and not allow_failed:
@@ -749,8 +770,8 @@ def dynamics_distances(dynamics: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFram
         of, e.g. a dynamical distance to it) and ``distance``: ``|value - soc_value|``, or
         ``value`` itself where ``soc_value`` is NaN (the measure is a distance to the SOC).
     """
-    axes = list(study.AXIS_NAMES)
-    _check_columns(dynamics, [*axes, _MODEL, _MEASURE, _VALUE], "dynamics")
+    axes = list(_axes(dynamics, "dynamics"))
+    _check_columns(dynamics, [_MODEL, _MEASURE, _VALUE], "dynamics")
     values = dynamics.assign(**{_VALUE: pd.to_numeric(dynamics[_VALUE]).astype(np.float64)})
     per_run = _grouped(values, [*axes, _MODEL, _MEASURE])[_VALUE].mean().reset_index()
     gate = fit.loc[deciding_rows(fit), [*axes, _MODEL, _GATE]].drop_duplicates()
@@ -765,7 +786,7 @@ def dynamics_distances(dynamics: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFram
 def summarise_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
     """Per sweep cell, model and measure: :func:`summarise` over seeds of the value and of the
     distance to the SOC (``quantity`` ``value`` or ``distance``)."""
-    by = [*_CELL, _MODEL, _MEASURE]
+    by = [*_cell(distances), _MODEL, _MEASURE]
     parts = [
         summarise(distances, by, value=column).assign(**{_QUANTITY: column})
         for column in (_VALUE, _DISTANCE)
@@ -782,7 +803,7 @@ def paired_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
     SOC than ``b``). Holm's adjustment runs over the contrasts of one cell and measure (the
     family one question, "is FFH closer to the SOC in this measure?", asks), so adding a
     measure or a cell changes no other row."""
-    by = [*_CELL, _MEASURE]
+    by = [*_cell(distances), _MEASURE]
     parts = []
     present = set(distances[_MODEL])
     for a, b in (c for c in study.CONTRASTS if present.issuperset(c)):
@@ -797,3 +818,108 @@ def paired_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
             lambda p: holm(p.to_numpy())
         )
     return out[columns].sort_values([*by, "contrast"], kind="stable", ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# co-smoothing (co_smoothing.csv): the measurable score against the true similarity
+
+_BPS = "bits_per_spike"
+_SCOPE = "scope"
+#: The true similarity co-smoothing is judged against (with ``k``): the study's headline
+#: score, condition-specific and cross-validated, to the never-recorded neurons.
+CO_SMOOTHING_TRUTH = {
+    "population": "unobserved",
+    "metric": "cca",
+    "component": "condition",
+    "validation": "cross_validated",
+}
+#: Scopes of :func:`co_smoothing_validity`: every (seed, model) point of a cell; the models
+#: of each run (averaged over the cell's runs).
+VALIDITY_SCOPES: tuple[str, ...] = ("runs_and_models", "models_within_run")
+
+
+def _gated_models(table: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``table`` (axes and ``model``) but those of a model failing the fit gate in its
+    run (a row without fit rows, a reference, is kept)."""
+    axes = list(_axes(table, "table"))
+    gate = fit.loc[deciding_rows(fit), [*axes, _MODEL, _GATE]].drop_duplicates()
+    flags = table.merge(gate, on=[*axes, _MODEL], how="left")[_GATE]
+    return table[flags.fillna(True).to_numpy(dtype=bool)]
+
+
+def summarise_co_smoothing(co_smoothing: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep cell and model (and the smoothing baseline): :func:`summarise` over seeds of
+    the co-smoothing bits per spike, a model failing the fit gate in a run left out of it."""
+    by = [*_cell(co_smoothing), _MODEL]
+    return summarise(_gated_models(co_smoothing, fit), by, value=_BPS)
+
+
+def co_smoothing_validity(
+    co_smoothing: pd.DataFrame, similarity: pd.DataFrame, fit: pd.DataFrame, **row: object
+) -> pd.DataFrame:
+    """How well co-smoothing ranks models and runs like the true similarity to never-recorded
+    neurons: Spearman rank correlations between the two.
+
+    Parameters
+    ----------
+    co_smoothing : pandas.DataFrame
+        ``co_smoothing.csv``: the axes, ``model``, ``bits_per_spike`` (rows of models not in
+        the similarity table, e.g. the smoothing baseline, are ignored).
+    similarity : pandas.DataFrame
+        The similarity table; ``row`` selects the true score (every row key but ``model``,
+        e.g. ``population="unobserved", metric="cca", k=10, component="condition",
+        validation="cross_validated"``).
+    fit : pandas.DataFrame
+        The fit table with ``passes_fit_gate``: a model failing the gate in a run is left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the cell's axes (every axis but the seed), ``scope``, ``n``, ``rho`` and
+        ``p``. Per cell, ``runs_and_models``: Spearman's rho (and its two-sided p) over every
+        (seed, model) of the cell; ``models_within_run``: the mean over the cell's runs of the
+        rho across each run's models (``n`` runs; ``p`` NaN), which removes what differs
+        between runs (their circuit sample, their neurons). A last pair of rows pools every
+        cell (its axes empty).
+    """
+    keys = [k for k in study.ROW_KEYS if k != _MODEL]
+    if sorted(row) != sorted(keys):
+        raise ValueError(f"co_smoothing_validity: row must give {keys}, got {sorted(row)}")
+    axes = list(_axes(co_smoothing, "co_smoothing"))
+    true = similarity
+    for key, value in row.items():
+        true = true[true[key] == value]
+    true = true[[*axes, _MODEL, _VALUE]]
+    points = _gated_models(co_smoothing[[*axes, _MODEL, _BPS]].merge(true, on=[*axes, _MODEL]), fit)
+    cell = [a for a in axes if a != _SEED]
+    runs = [*cell, _SEED]
+
+    def correlations(frame: pd.DataFrame) -> list[dict]:
+        rho, p = _spearman(frame[_BPS], frame[_VALUE])
+        within = [_spearman(part[_BPS], part[_VALUE])[0] for _, part in _grouped(frame, runs)]
+        within = np.array([r for r in within if np.isfinite(r)])
+        return [
+            {_SCOPE: VALIDITY_SCOPES[0], "n": len(frame), "rho": rho, "p": p},
+            {
+                _SCOPE: VALIDITY_SCOPES[1],
+                "n": within.size,
+                "rho": within.mean() if within.size else np.nan,
+                "p": np.nan,
+            },
+        ]
+
+    rows = []
+    for group, frame in _grouped(points, cell):
+        rows += [{**dict(zip(cell, group, strict=True)), **r} for r in correlations(frame)]
+    rows += [{**dict.fromkeys(cell, np.nan), **r} for r in correlations(points)]
+    out = pd.DataFrame(rows, columns=[*cell, _SCOPE, "n", "rho", "p"])
+    return _integers_like(out, co_smoothing)
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p; NaN for fewer than 3 points or a constant side."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return np.nan, np.nan
+    result = scipy.stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)

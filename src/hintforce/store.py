@@ -40,12 +40,14 @@ __all__ = [
     "read_dataset",
     "read_json",
     "read_observation",
+    "read_recording",
     "to_jsonable",
     "trained_models",
     "write_cubes",
     "write_csv",
     "write_dataset",
     "write_json",
+    "write_nwb",
     "write_study_cube",
     "write_text",
 ]
@@ -308,14 +310,15 @@ def write_study_cube(
     """The study's similarity cube: one array per value of the similarity table
     (:data:`hintforce.study.SIMILARITY_VALUES`, dimensions the axes and the row keys) and the
     canonical correlations of every run (``spectrum``, from the runs' similarity stores)."""
-    cells = [*study.AXIS_NAMES, *study.ROW_KEYS]
+    axes = study.axes_in(similarity.columns)
+    cells = [*axes, *study.ROW_KEYS]
     cubes = {
         name: (similarity[[*cells, name]].rename(columns={name: "value"}), cells)
         for name in study.SIMILARITY_VALUES
     }
     cubes["spectrum"] = (
         gather_spectra(run_stores),
-        [*study.AXIS_NAMES, *study.SPECTRUM_KEYS, "index"],
+        [*axes, *study.SPECTRUM_KEYS, "index"],
     )
     write_cubes(path, cubes)
 
@@ -379,3 +382,23 @@ def read_observation(path: str | os.PathLike) -> Observation:
         return Observation(neuron_order=seen["neuron_order"], muscles=seen["muscles"])
     except (KeyError, ValueError) as err:
         raise StoreError(f"{path}: not an observation ({type(err).__name__}: {err})") from None
+
+
+def read_recording(path: str | os.PathLike, counts: bool = True) -> tuple[dict, int]:
+    """The arrays of a recording store (:meth:`hintforce.recording.Recording.arrays`) and its
+    circuit's number of neurons, the arguments of
+    :meth:`~hintforce.recording.Recording.from_arrays`; without the spike counts unless
+    ``counts`` (the hints and the similarity need only the PSTHs)."""
+    names = [n for n in _open(path).array_keys() if counts or n != "counts"]
+    attrs = read_attrs(path)
+    if "n_circuit_neurons" not in attrs:
+        raise StoreError(f"{path}: not a recording (no attribute n_circuit_neurons)")
+    return read_dataset(path, sorted(names)), int(attrs["n_circuit_neurons"])
+
+
+def write_nwb(path: str | os.PathLike, nwbfile: Any) -> None:
+    """Write an in-memory ``pynwb.NWBFile`` to an NWB (HDF5) file, atomically."""
+    from pynwb import NWBHDF5IO  # imported here: only the NWB export needs pynwb
+
+    with _atomic_path(path, directory=False) as tmp, NWBHDF5IO(str(tmp), "w") as io:
+        io.write(nwbfile)

@@ -25,11 +25,14 @@ __all__ = [
     "HINT_GAIN",
     "MUSCLE_FRACTION",
     "NEURON_FRACTION",
+    "N_TRIALS",
     "N_UNITS",
     "SEED",
+    "SMOOTHING_MS",
     "AXIS_NAMES",
     "BASELINE",
     "CEILING",
+    "CO_SMOOTHING_COLUMNS",
     "COMPONENTS",
     "CONTRASTS",
     "DIRECTIONS",
@@ -48,14 +51,17 @@ __all__ = [
     "ROW_KEYS",
     "SIMILARITY_COLUMNS",
     "SIMILARITY_VALUES",
+    "SMOOTHING_BASELINE",
     "SPECTRUM_KEYS",
     "STARTS",
     "SUMMARY_COLUMNS",
+    "TRIAL_SPLIT",
     "VALIDATIONS",
     "Axis",
     "Metric",
     "Model",
     "axis",
+    "axes_in",
     "metric",
     "model",
     "hinted_models",
@@ -81,6 +87,10 @@ class Axis:
         ``int`` or ``float``: how values are parsed from paths and written to tables.
     doc : str
         One line for the config documentation and the report.
+    spikes : bool
+        True for an axis of the spike recording: it exists in a study only when the
+        recording draws spikes (``recording.n_trials`` set or swept). A study of exact rates
+        has no such axis in its paths, wildcards or tables.
     """
 
     name: str
@@ -89,6 +99,7 @@ class Axis:
     setting: str | None
     kind: type
     doc: str
+    spikes: bool = False
 
     def label(self, value: int | float) -> str:
         """The value as it appears in paths and wildcards (``repr`` of an int or float)."""
@@ -125,11 +136,38 @@ AXES: tuple[Axis, ...] = (
         float,
         "fraction of the SOC neurons observed (the hints); nested across fractions",
     ),
+    Axis(
+        "n_trials",
+        "nt",
+        "n_trials",
+        "recording.n_trials",
+        int,
+        "trials per direction of the spike recording (its PSTHs are the hints)",
+        spikes=True,
+    ),
+    Axis(
+        "smoothing_ms",
+        "sm",
+        "smoothing_ms",
+        "recording.smoothing_ms",
+        float,
+        "sd of the Gaussian kernel of the recorded PSTHs, ms",
+        spikes=True,
+    ),
     Axis("hint_gain", "hg", "hint_gains", "models.hint_gain", float, "scale of the hint inputs"),
 )
 AXIS_NAMES: tuple[str, ...] = tuple(a.name for a in AXES)
 #: Each axis's name, for code that treats one axis specially.
-GROUND_TRUTH_SEED, MUSCLE_FRACTION, SEED, N_UNITS, NEURON_FRACTION, HINT_GAIN = AXIS_NAMES
+(
+    GROUND_TRUTH_SEED,
+    MUSCLE_FRACTION,
+    SEED,
+    N_UNITS,
+    NEURON_FRACTION,
+    N_TRIALS,
+    SMOOTHING_MS,
+    HINT_GAIN,
+) = AXIS_NAMES
 
 
 def axis(name: str) -> Axis:
@@ -140,8 +178,16 @@ def axis(name: str) -> Axis:
     raise ValueError(f"unknown axis {name!r}; axes: {', '.join(AXIS_NAMES)}")
 
 
-# Axes every trained network depends on (its shared random draw and its outputs).
-_NETWORK_AXES = AXIS_NAMES[:4]  # ground-truth seed, muscle fraction, seed, n_units
+def axes_in(names) -> tuple[str, ...]:
+    """The axes among ``names`` (e.g. a table's columns or a run's axes), in registry order:
+    a study of exact rates has no spike-recording axis."""
+    present = set(names)
+    return tuple(a for a in AXIS_NAMES if a in present)
+
+
+# Axes every trained network depends on (its shared random draw and its outputs); the
+# recorded EMG, the only data of the models without hints, depends on no recording axis.
+_NETWORK_AXES = (GROUND_TRUTH_SEED, MUSCLE_FRACTION, SEED, N_UNITS)
 
 
 @dataclass(frozen=True)
@@ -211,7 +257,11 @@ def hinted_models() -> tuple[str, ...]:
 CEILING = "soc"
 BASELINE = "soc_observed"
 RELIABILITY = "soc_split_half"
-REFERENCES: tuple[str, ...] = (CEILING, BASELINE, RELIABILITY)
+#: With a spike recording, the PSTHs of the first half of the trials of the recorded neurons
+#: scored against those of the second half (population ``observed``): the trial-to-trial
+#: noise ceiling an experimenter can compute.
+TRIAL_SPLIT = "soc_trial_split"
+REFERENCES: tuple[str, ...] = (CEILING, BASELINE, RELIABILITY, TRIAL_SPLIT)
 
 #: The ground-truth populations a model is compared with: all SOC neurons, the observed, the
 #: unobserved of the run's own fraction, and one fixed held-out set (the neurons unobserved at
@@ -273,17 +323,25 @@ CONTRASTS: tuple[tuple[str, str], ...] = ((FFH, FF), (FFH, FFH_SHUFFLED), (FFH, 
 
 #: Columns that identify one similarity value within a run.
 ROW_KEYS: tuple[str, ...] = ("model", "population", "metric", "k", "component", "validation")
-#: Columns of ``similarity.csv``: the axes, the row keys, the value and its permutation null
-#: (mean over permutations, p-value, and value above the null in the metric's direction).
+#: Columns of ``similarity.csv`` after the study's axes (:func:`axes_in`): the row keys, the
+#: value and its permutation null (mean over permutations, p-value, and value above the null
+#: in the metric's direction).
 SIMILARITY_VALUES: tuple[str, ...] = ("value", "null_mean", "null_p", "above_null")
-SIMILARITY_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, *ROW_KEYS, *SIMILARITY_VALUES)
+SIMILARITY_COLUMNS: tuple[str, ...] = (*ROW_KEYS, *SIMILARITY_VALUES)
 #: Keys of a canonical-correlation spectrum row (before its ``index`` and ``value``).
 SPECTRUM_KEYS: tuple[str, ...] = ("model", "population", "k", "component")
-#: Columns of ``fit.csv``.
-FIT_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, "model", "start", "r2", "passes_fit_gate")
-#: Columns of ``dynamics.csv``: a mechanism measure of a model or the SOC in one run (per
-#: condition, or with the condition empty for a measure of the whole run).
-DYNAMICS_COLUMNS: tuple[str, ...] = (*AXIS_NAMES, "model", "measure", "condition", "value")
+#: Columns of ``fit.csv`` after the study's axes.
+FIT_COLUMNS: tuple[str, ...] = ("model", "start", "r2", "passes_fit_gate")
+#: Columns of ``dynamics.csv`` after the study's axes: a mechanism measure of a model or the
+#: SOC in one run (per condition, or with the condition empty for a measure of the whole run).
+DYNAMICS_COLUMNS: tuple[str, ...] = ("model", "measure", "condition", "value")
+#: The model-free row of ``co_smoothing.csv``: the Neural Latents Benchmark's smoothing
+#: baseline (held-out neurons predicted from the held-in neurons' smoothed spikes).
+SMOOTHING_BASELINE = "smoothing"
+#: Columns of ``co_smoothing.csv`` after the study's axes: a model's (or the smoothing
+#: baseline's) co-smoothing bits per spike on the held-out recorded neurons, and how many
+#: were scored.
+CO_SMOOTHING_COLUMNS: tuple[str, ...] = ("model", "bits_per_spike", "n_neurons")
 #: Columns of ``summary.csv`` after the cell's axes and row keys.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "quantity",

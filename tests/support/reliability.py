@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hintforce import store, study
+from support.workflow import EXACT_AXES
 
 #: The small study (tests/config.small.yaml over config.yaml): one circuit, one muscle
 #: fraction, size, neuron fraction and hint gain, and two run seeds.
@@ -51,7 +52,12 @@ GROUND_TRUTH_ARRAYS = {
 MODEL_ARRAYS = {"rates", "output", "training_mse"}
 #: A run's similarity store, and the study's similarity cube (its text coordinates included).
 RUN_CUBES = {"similarity", "spectrum", *study.ROW_KEYS, "index"}
-TABLE_CUBES = {*study.SIMILARITY_VALUES, "spectrum", *study.AXIS_NAMES, *study.ROW_KEYS, "index"}
+TABLE_CUBES = {*study.SIMILARITY_VALUES, "spectrum", *EXACT_AXES, *study.ROW_KEYS, "index"}
+#: A run's recordings (of exact rates in the small study).
+RECORDING_ARRAYS = {
+    "recording": {"psth", "neurons", "held_out"},
+    "emg_recording": {"emg", "muscles"},
+}
 
 
 def start(project: Path, *args: str, log: Path) -> subprocess.Popen:
@@ -128,7 +134,7 @@ def expected_arrays(path: Path) -> set[str] | None:
         return TABLE_CUBES if path.parent.name == "tables" else RUN_CUBES
     if path.stem in MODELS:
         return MODEL_ARRAYS
-    return GROUND_TRUTH_ARRAYS.get(path.stem)
+    return {**GROUND_TRUTH_ARRAYS, **RECORDING_ARRAYS}.get(path.stem)
 
 
 def incomplete_reason(path: Path) -> str | None:

@@ -28,6 +28,8 @@ STUDY = "default"
 RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+#: The axes of a study of exact rates (no spike-recording axis): the small study's.
+EXACT_AXES = tuple(a.name for a in study.AXES if not a.spikes)
 
 
 def segments(axes: Mapping[str, int | float]) -> str:
@@ -53,13 +55,14 @@ def observation_path(axes: Mapping[str, int | float], root: str = RESULTS) -> st
 
 def model_path(model: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """The store of ``model`` for the run ``axes``: under the axes the model depends on."""
-    own = {k: axes[k] for k in study.model(model).axes}
+    own = {k: axes[k] for k in study.model(model).axes if k in axes}
     return f"{root}/runs/{segments(own)}/{model}.zarr"
 
 
 def run_path(name: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
-    """A per-run result (``similarity.csv``, ``similarity.zarr``, ``fit.csv``) of a full run."""
-    return f"{root}/runs/{segments({k: axes[k] for k in study.AXIS_NAMES})}/{name}"
+    """A per-run result (``similarity.csv``, ``similarity.zarr``, ``fit.csv``) of a full run
+    (``axes`` holds every axis of its study)."""
+    return f"{root}/runs/{segments({k: axes[k] for k in study.AXIS_NAMES if k in axes})}/{name}"
 
 
 def log_path(result: str) -> str:

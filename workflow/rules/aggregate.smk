@@ -130,6 +130,7 @@ rule statistics:
 
 rule findings:
     input:
+        unpack(recording_tables),
         lib("findings"),
         summary=f"{RESULTS}/tables/summary.csv",
         paired=f"{RESULTS}/tables/paired_tests.csv",

@@ -14,6 +14,7 @@ from hintforce import emg as emg_lib
 from hintforce import force as force_lib
 from hintforce import gain as gain_lib
 from hintforce import observe as observe_lib
+from hintforce import recording as recording_lib
 from hintforce import similarity as similarity_lib
 from hintforce import soc as soc_lib
 from hintforce import study
@@ -72,6 +73,8 @@ def schema_choice(alternative):
         return ", ".join(str(v) for v in alternative["enum"])
     if alternative.get("type") == "array":
         return f"a list of {alternative.get('items', {}).get('type', 'value')}s"
+    if "minimum" in alternative:
+        return f"{alternative.get('type', 'a number')} >= {alternative['minimum']}"
     return alternative.get("type", "a value")
 
 
@@ -112,6 +115,7 @@ def check_parameters():
         ("task", task_lib.Task, task_settings()),
         ("similarity", similarity_lib.SimilarityParams, similarity_settings()),
         ("dynamics", dynamics_lib.DynamicsParams, config["dynamics"]),
+        ("recording", recording_lib.RecordingParams, recording_settings()),
     )
     for where, params, values in sections:
         try:
@@ -128,6 +132,17 @@ def check_parameters():
             f"must equal ground_truth.emg.dt_ms={gt['emg']['dt_ms']} (targets are sampled on "
             f"the network's time step), got {config['models']['dt_ms']}",
         )
+
+
+def recording_settings():
+    """The recording's settings, with the first value of a swept trial count or smoothing
+    (each swept value is checked by check_sweep)."""
+    swept = {
+        a.setting.split(".")[1]: AXIS_VALUES[a.name][0]
+        for a in STUDY_AXES
+        if a.spikes and config["sweep"].get(a.sweep) is not None
+    }
+    return settings(config["recording"], **swept)
 
 
 def axis_key(axis):
@@ -193,14 +208,58 @@ def check_sweep():
         )
 
 
+def check_recording():
+    """Each swept trial count and smoothing, and a held-out fraction that leaves hint and
+    held-out neurons at every neuron fraction; spikes need a whole number of ms per bin.
+    """
+    if not SPIKES:
+        return
+    for a in STUDY_AXES:
+        if not a.spikes:
+            continue
+        for value in AXIS_VALUES[a.name]:
+            try:
+                recording_lib.RecordingParams(
+                    **settings(recording_settings(), **{a.setting.split(".")[1]: value})
+                )
+            except (TypeError, ValueError) as err:
+                config_error(axis_key(a), err)
+    dt = config["ground_truth"]["emg"]["dt_ms"]
+    if dt != int(dt):
+        config_error(
+            "recording.n_trials",
+            f"spikes are drawn on a 1 ms grid: ground_truth.emg.dt_ms must be a whole number of "
+            f"ms, got {dt}",
+        )
+    n_neurons = config["ground_truth"]["soc"]["n_neurons"]
+    for fraction in AXIS_VALUES[study.NEURON_FRACTION]:
+        try:
+            recording_lib.split_held_out(
+                range(observe_lib.n_selected(n_neurons, fraction)),
+                config["recording"]["held_out_fraction"],
+            )
+        except ValueError as err:
+            config_error(
+                "recording.held_out_fraction", f"at neuron fraction {fraction}: {err}"
+            )
+
+
 def similarity_settings():
     return settings(config["similarity"])
 
 
 check_schema()
-AXIS_VALUES = {a.name: sweep_values(a) for a in study.AXES}
+# A study records spikes when it sets or sweeps the trial count; else its recording is the
+# exact rates, and the spike-recording axes are not among its axes.
+SPIKES = (
+    setting(study.axis(study.N_TRIALS).setting) is not None
+    or config["sweep"].get(study.axis(study.N_TRIALS).sweep) is not None
+)
+STUDY_AXES = [a for a in study.AXES if SPIKES or not a.spikes]
+AXIS_VALUES = {a.name: sweep_values(a) for a in STUDY_AXES}
 check_parameters()
 check_sweep()
+check_recording()
 
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
@@ -212,12 +271,13 @@ UNHINTED = [m.name for m in study.MODELS if not m.hinted]
 HINTED = [m.name for m in study.MODELS if m.hinted]
 # Wildcard patterns of the two kinds of model, and the wildcard constraints of every axis.
 NUMBER = {int: r"\d+", float: r"\d+\.\d+|\d+(\.\d+)?e[-+]\d+"}
-AXIS_CONSTRAINTS = {a.name: NUMBER[a.kind] for a in study.AXES}
+AXIS_CONSTRAINTS = {a.name: NUMBER[a.kind] for a in STUDY_AXES}
 
 
 def segments(axes):
-    """The ``key~{wildcard}`` path segments of ``axes``, in the registry's path order."""
-    parts = [f"{a.key}~{{{a.name}}}" for a in study.AXES if a.name in axes]
+    """The ``key~{wildcard}`` path segments of the study's axes among ``axes``, in the
+    registry's path order."""
+    parts = [f"{a.key}~{{{a.name}}}" for a in STUDY_AXES if a.name in axes]
     return os.path.join(*parts)
 
 
@@ -241,6 +301,15 @@ GROUND_TRUTH_FIGURE = f"ground_truth/{segments([study.GROUND_TRUTH_SEED])}"
 UNHINTED_DIR = run_dir(model_axes(UNHINTED))
 HINTED_DIR = run_dir(model_axes(HINTED))
 RUN = run_dir(study.AXIS_NAMES)
+# What a run records: its muscles' EMG (per observation) and its neurons (per neuron
+# fraction and, with spikes, trial count and smoothing).
+EMG_RECORDING = f"{run_dir(OBSERVATION_AXES)}/emg_recording.zarr"
+RECORDING_AXES = (
+    *OBSERVATION_AXES,
+    study.NEURON_FRACTION,
+    *(a.name for a in STUDY_AXES if a.spikes),
+)
+RECORDING = f"{run_dir(RECORDING_AXES)}/recording.zarr"
 
 
 def log_path(output):
@@ -264,7 +333,7 @@ def labels(axis_name):
 
 def runs(pattern, **more):
     """``pattern`` for every combination of the sweep axes it names (and of ``more``)."""
-    names = [a for a in study.AXIS_NAMES if f"{{{a}}}" in pattern]
+    names = [a for a in AXIS_VALUES if f"{{{a}}}" in pattern]
     return expand(pattern, **{a: labels(a) for a in names}, **more)
 
 
@@ -272,20 +341,30 @@ def run_axes(wildcards):
     """The axis values a job's wildcards name, typed, as a job parameter."""
     return {
         a.name: a.kind(wildcards[a.name])
-        for a in study.AXES
+        for a in STUDY_AXES
         if a.name in wildcards.keys()
     }
+
+
+def section_params(section, wildcards):
+    """A config section's settings, with those its job's axes sweep taken from its path."""
+    values = run_axes(wildcards)
+    swept = {
+        a.setting.split(".")[1]: values[a.name]
+        for a in STUDY_AXES
+        if a.name in values and a.setting and a.setting.split(".")[0] == section
+    }
+    return settings(config[section], **swept)
+
+
+def recording_params(wildcards):
+    return section_params("recording", wildcards)
 
 
 def model_params(wildcards):
     """Training settings of one model, with the swept ones from its path. The hint gain
     reaches the hinted models only, so sweeping it never retrains FF or the floor."""
-    swept = {
-        a.setting.split(".")[1]: value
-        for a, value in zip(study.AXES, map(run_axes(wildcards).get, study.AXIS_NAMES))
-        if value is not None and a.setting and a.setting.startswith("models.")
-    }
-    params = settings(config["models"], **swept)
+    params = section_params("models", wildcards)
     if not study.model(wildcards.model).hinted:
         params.pop(study.HINT_GAIN)
     return params
@@ -373,21 +452,36 @@ def lib(script):
 
 def swept_axes():
     """Axes with more than one value: each gets a figure of similarity against it."""
-    return [a for a in study.AXIS_NAMES if len(AXIS_VALUES[a]) > 1 and a != study.SEED]
+    return [a for a in AXIS_VALUES if len(AXIS_VALUES[a]) > 1 and a != study.SEED]
 
 
 def example_run_axes():
     """The run the example figures show: the first value of every axis."""
-    return {a: AXIS_VALUES[a][0] for a in study.AXIS_NAMES}
+    return {a: values[0] for a, values in AXIS_VALUES.items()}
+
+
+def example_run_labels():
+    """The example run's path labels (the first value of every axis)."""
+    return {a: labels(a)[0] for a in AXIS_VALUES}
 
 
 def example_run_inputs(wildcards):
-    first = {a: labels(a)[0] for a in study.AXIS_NAMES}
+    first = example_run_labels()
     return {
         "emg": f"{GROUND_TRUTH}/emg.zarr".format(**first),
         "soc": f"{GROUND_TRUTH}/soc.zarr".format(**first),
         "observation": OBSERVATION.format(**first),
         "models": [model_path(m).format(**first) for m in study.MODEL_NAMES],
+    }
+
+
+def recording_tables(wildcards):
+    """With a spike recording, the co-smoothing tables the findings report."""
+    if not SPIKES:
+        return {}
+    return {
+        "co_smoothing": f"{RESULTS}/tables/co_smoothing_summary.csv",
+        "validity": f"{RESULTS}/tables/co_smoothing_validity.csv",
     }
 
 
@@ -398,6 +492,8 @@ def figures():
         names.append("hint_gain_tradeoff")
     if task_lib.Task(**task_settings()).held_out.size:
         names.append("generalisation")
+    if SPIKES:
+        names.append("recording")
     return [
         *expand(f"{RESULTS}/figures/{{name}}.png", name=names),
         *runs(f"{RESULTS}/figures/{GROUND_TRUTH_FIGURE}.png"),
@@ -419,7 +515,17 @@ def final_outputs():
                 "dynamics_summary.csv",
                 "dynamics_tests.csv",
                 "mechanism.html",
+                *(
+                    [
+                        "co_smoothing.csv",
+                        "co_smoothing_summary.csv",
+                        "co_smoothing_validity.csv",
+                    ]
+                    if SPIKES
+                    else []
+                ),
             ],
         ),
+        *(runs(RECORDING.replace(".zarr", ".nwb")) if SPIKES else []),
         *figures(),
     ]

@@ -1,6 +1,7 @@
-# Per run: what its seed observes, then the models. Each model is trained once for the axes it
-# depends on (hintforce.study.MODELS): FF and the floor per (circuit, muscle fraction, seed,
-# size), the hinted models per run.
+# Per run: what its seed observes, what it records, then the models. Each model is trained
+# once for the axes it depends on (hintforce.study.MODELS): FF and the floor per (circuit,
+# muscle fraction, seed, size), the hinted models per run. Training reads the recording, never
+# the circuit (the EMG is read after training, to score the output).
 
 
 rule observe:
@@ -26,12 +27,61 @@ rule observe:
         "../../scripts/observe.py"
 
 
+rule record_emg:
+    input:
+        lib("record_emg"),
+        emg=f"{GROUND_TRUTH}/emg.zarr",
+        observation=OBSERVATION,
+    output:
+        directory(EMG_RECORDING),
+    log:
+        log_path(EMG_RECORDING),
+    benchmark:
+        benchmark_path(EMG_RECORDING)
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=1,
+    params:
+        axes=run_axes,
+        emg_noise=config["recording"]["emg_noise"],
+        task=task_settings(),
+    script:
+        "../../scripts/record_emg.py"
+
+
+rule record_neurons:
+    input:
+        lib("record_neurons"),
+        soc=f"{GROUND_TRUTH}/soc.zarr",
+        observation=OBSERVATION,
+    output:
+        directory(RECORDING),
+    log:
+        log_path(RECORDING),
+    benchmark:
+        benchmark_path(RECORDING)
+    conda:
+        "../envs/hintforce.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=2,
+    params:
+        axes=run_axes,
+        recording=recording_params,
+        task=task_settings(),
+    script:
+        "../../scripts/record_neurons.py"
+
+
 rule train:
     input:
         lib("train"),
         emg=f"{GROUND_TRUTH}/emg.zarr",
-        soc=f"{GROUND_TRUTH}/soc.zarr",
-        observation=OBSERVATION,
+        emg_recording=EMG_RECORDING,
     output:
         directory(f"{UNHINTED_DIR}/{{model}}.zarr"),
     log:
@@ -55,6 +105,11 @@ rule train:
 
 
 use rule train as train_hinted with:
+    input:
+        lib("train"),
+        emg=f"{GROUND_TRUTH}/emg.zarr",
+        emg_recording=EMG_RECORDING,
+        recording=RECORDING,
     output:
         directory(f"{HINTED_DIR}/{{model}}.zarr"),
     log:

@@ -8,6 +8,7 @@ rule similarity:
         lib("similarity"),
         soc=f"{GROUND_TRUTH}/soc.zarr",
         observation=OBSERVATION,
+        recording=RECORDING,
         models=run_models,
     output:
         zarr=directory(f"{RUN}/similarity.zarr"),

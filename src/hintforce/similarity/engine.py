@@ -53,6 +53,7 @@ from hintforce.study import (
     RELIABILITY,
     ROW_KEYS,
     SPECTRUM_KEYS,
+    TRIAL_SPLIT,
     VALIDATIONS,
 )
 
@@ -240,6 +241,7 @@ class _Run:
         params: SimilarityParams,
         scheme: Scheme,
         generic: Mapping[str, GenericMetric],
+        recorded: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.soc_rates = soc_rates
         self.generic = generic
@@ -253,7 +255,10 @@ class _Run:
         self.tests = scheme.tests
         self.sources = {name: _Matrix(name, model=name) for name in model_rates}
         self.sources[CEILING] = _Matrix(f"soc/{_ALL}", populations[_ALL])
-        self.sources[BASELINE] = _Matrix(f"soc/{_OBSERVED}", populations[_OBSERVED])
+        recorded = recorded or {}
+        self.sources[BASELINE] = _Matrix(
+            f"soc/{_OBSERVED}", recorded.get(BASELINE, populations[_OBSERVED])
+        )
         self.targets = {p: _Matrix(f"soc/{p}", idx) for p, idx in populations.items()}
         # (row model, population, source, target)
         self.pairs: list[tuple[str, str, str, str]] = []
@@ -266,11 +271,16 @@ class _Run:
             self.sources[key] = _Matrix(f"soc/{p}/half0", first)
             self.targets[key] = _Matrix(f"soc/{p}/half1", second)
             self.pairs.append((RELIABILITY, p, key, key))
+        if TRIAL_SPLIT in recorded:
+            first, second = recorded[TRIAL_SPLIT]
+            self.sources[TRIAL_SPLIT] = _Matrix(f"recording/{_OBSERVED}/half0", first)
+            self.targets[TRIAL_SPLIT] = _Matrix(f"recording/{_OBSERVED}/half1", second)
+            self.pairs.append((TRIAL_SPLIT, _OBSERVED, TRIAL_SPLIT, TRIAL_SPLIT))
         self.dropped: dict[str, int] = {}
         self.values: dict[tuple, np.ndarray] = {}  # row keys -> value and its nulls
         self.spectra: list[tuple] = []
         self.model_scales = {m: float(np.max(np.abs(r))) for m, r in model_rates.items()}
-        self.soc_scale = float(np.max(np.abs(soc_rates)))
+        self.soc_scale = float(np.max(np.abs(soc_rates[:, :, populations[_ALL]])))
 
     def _samples(self, rates: np.ndarray, component: str) -> np.ndarray:
         if component == _FULL:
@@ -521,6 +531,7 @@ def compare_run(
     *,
     held_out_directions: np.ndarray | None = None,
     metrics: Mapping[str, GenericMetric] | None = None,
+    recording: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RunSimilarity:
     """Compare each model's dynamics with the SOC's: every population, metric, ``k``,
     component and validation, each value with its permutation null.
@@ -541,6 +552,13 @@ def compare_run(
       disjoint samples of one circuit look at half the population's size; a model can exceed
       it. One split per population (drawn in the order of :data:`hintforce.study.POPULATIONS`)
       serves every metric, ``k``, component and validation.
+
+    With a spike ``recording`` the data baseline is the recorded PSTHs of the observed neurons
+    (what an experimenter has of them), and one more row is scored:
+
+    * ``soc_trial_split`` (the trial-split ceiling an experimenter can compute): the PSTHs of
+      the first half of the trials of the observed neurons scored as a model against those of
+      the second half, population ``observed``.
 
     **PCA metrics.** Each matrix is centred (on the training samples for cross-validated
     fits) after dropping its constant units. *In sample*, the top ``k`` PC scores of each
@@ -631,6 +649,11 @@ def compare_run(
         null (:func:`~hintforce.similarity.interface.relabel_scores`: the same pairings,
         refitted per pairing and fold). Their rows follow the registry's metrics'; the names
         must differ from those. Default: none.
+    recording : tuple of ndarray, optional
+        ``(psth, halves)``: the recorded PSTHs of the ``observed`` neurons (columns in the
+        order of ``observed``), shape (n_conditions, n_times, n_observed), and those of the two
+        trial halves, shape (2, n_conditions, n_times, n_observed). Default: none (the
+        recording is the exact rates: the baseline is the SOC's observed neurons).
 
     Returns
     -------
@@ -670,6 +693,9 @@ def compare_run(
         )
     check_conditions(training.size)
     populations = _populations(observed, held_out, n_neurons)
+    recorded = None
+    if recording is not None:
+        soc_rates, recorded = _with_recording(soc_rates, recording, observed)
     n_units = min(r.shape[2] for r in model_rates.values())
     k = max(params.ks)
     for what, limit in k_limits(
@@ -705,7 +731,7 @@ def compare_run(
     spectra: list[tuple] = []
     dropped: dict[str, int] = {}
     for scheme, soc, rates in passes:
-        run = _Run(soc, rates, populations, halves, params, scheme, generic)
+        run = _Run(soc, rates, populations, halves, params, scheme, generic, recorded)
         for component in COMPONENTS:
             run.score(component)
         # A drawn pairing that is the identity scores the value itself; its batched products
@@ -725,6 +751,26 @@ def compare_run(
         spectra=_spectra_table(spectra, orders),
         dropped=dropped,
     )
+
+
+def _with_recording(
+    soc_rates: np.ndarray, recording: tuple[np.ndarray, np.ndarray], observed: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """The SOC's rates with the recorded PSTHs and trial halves as further columns (so every
+    row is scored by the same code), and those columns per reference row."""
+    psth, halves = (np.asarray(a, dtype=np.float64) for a in recording)
+    shape = (*soc_rates.shape[:2], len(observed))
+    if psth.shape != shape or halves.shape != (2, *shape):
+        raise ValueError(
+            f"recording must hold PSTHs of shape {shape} and halves of shape {(2, *shape)}, "
+            f"got {psth.shape} and {halves.shape}"
+        )
+    if not (np.all(np.isfinite(psth)) and np.all(np.isfinite(halves))):
+        raise ValueError("recording contains NaN or infinite values")
+    n, k = soc_rates.shape[2], shape[2]
+    columns = [n + np.arange(i * k, (i + 1) * k) for i in range(3)]
+    rates = np.concatenate([soc_rates, psth, halves[0], halves[1]], axis=2)
+    return rates, {BASELINE: columns[0], TRIAL_SPLIT: (columns[1], columns[2])}
 
 
 def _check_models(
