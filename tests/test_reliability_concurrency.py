@@ -33,6 +33,7 @@ from support.workflow import (
     log_path,
     model_path,
     observation_path,
+    recording_paths,
     run_path,
 )
 
@@ -44,6 +45,7 @@ def expected_stores() -> list[str]:
     stores = {ground_truth_path(name, SMALL_RUN) for name in GROUND_TRUTH}
     for seed in SEEDS:
         stores |= {model_path(m, axes(seed)) for m in MODELS}
+        stores |= set(recording_paths(axes(seed)))
         stores.add(run_path("similarity.zarr", axes(seed)))
     stores.add(f"{RESULTS}/tables/similarity.zarr")
     return sorted(stores)
@@ -131,5 +133,6 @@ def test_one_and_two_cores_give_identical_observations(reference):
 def test_one_and_two_cores_give_identical_zarr_arrays(reference):
     stores = final_stores(reference.parallel / "results")
     assert [str(p.relative_to(reference.parallel)) for p in stores] == expected_stores()
-    assert len(stores) == len(GROUND_TRUTH) + len(SEEDS) * (len(MODELS) + 1) + 1
+    # per seed: its models, its two recordings and its similarity store
+    assert len(stores) == len(GROUND_TRUTH) + len(SEEDS) * (len(MODELS) + 2 + 1) + 1
     assert same_stores(reference.serial / "results", reference.parallel / "results") == []

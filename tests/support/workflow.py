@@ -53,6 +53,17 @@ def observation_path(axes: Mapping[str, int | float], root: str = RESULTS) -> st
     return f"{root}/runs/{segments({k: axes[k] for k in keys})}/observation.json"
 
 
+def recording_paths(axes: Mapping[str, int | float], root: str = RESULTS) -> list[str]:
+    """The two recordings of the run ``axes`` of an exact-rate study: its EMG (per run seed)
+    and its neurons (per neuron fraction)."""
+    seed = (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
+    neurons = (*seed, study.NEURON_FRACTION)
+    return [
+        f"{root}/runs/{segments({k: axes[k] for k in seed})}/emg_recording.zarr",
+        f"{root}/runs/{segments({k: axes[k] for k in neurons})}/recording.zarr",
+    ]
+
+
 def model_path(model: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """The store of ``model`` for the run ``axes``: under the axes the model depends on."""
     own = {k: axes[k] for k in study.model(model).axes if k in axes}

@@ -136,7 +136,7 @@ def check_parameters():
 
 def recording_settings():
     """The recording's settings, with the first value of a swept trial count or smoothing
-    (each swept value is checked by check_sweep)."""
+    (each swept value is checked by check_recording)."""
     swept = {
         a.setting.split(".")[1]: AXIS_VALUES[a.name][0]
         for a in STUDY_AXES
