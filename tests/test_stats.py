@@ -608,22 +608,40 @@ def test_a_pair_is_excluded_when_either_model_fails_the_fit_gate():
     assert not (out["contrast"] == "ffh-ffh_shuffled").any()  # no ffh_shuffled rows at all
 
 
-def test_holm_columns_adjust_over_every_row_of_the_paired_table():
+def test_holm_columns_adjust_over_the_contrasts_of_one_cell_and_score():
     ff = _seeds(0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
     ffh = _seeds(0.50, 0.52, 0.61, 0.62, 0.70, 0.76)
-    out = _paired_study({"ffh": ffh, "ff": ff, "ffh_mean": ffh})  # ffh - ffh_mean is all ties
-    tied = out["contrast"] == "ffh-ffh_mean"
-    assert out.loc[tied, ["wilcoxon_p", "holm_wilcoxon_p", "holm_ttest_p"]].isna().all().all()
-    np.testing.assert_allclose(out["holm_wilcoxon_p"], holm(out["wilcoxon_p"]))
-    np.testing.assert_allclose(out["holm_ttest_p"], holm(out["ttest_p"]))
-    # every model's R² is 0.95 here, so only cca and procrustes of ffh - ff are tested, with the
-    # same differences and p: a family of two, each adjusted to 2 p
-    tested = out.loc[out["ttest_p"].notna()]
-    assert sorted(tested["metric"]) == ["cca", "procrustes"]
-    assert set(tested["contrast"]) == {"ffh-ff"}
-    p = tested["ttest_p"].iloc[0]
-    np.testing.assert_allclose(tested["holm_ttest_p"], [2 * p, 2 * p], rtol=1e-12)
-    np.testing.assert_allclose(tested["holm_wilcoxon_p"], [2 / 2**6 * 2] * 2, rtol=1e-12)
+    mean = _seeds(0.45, 0.55, 0.52, 0.60, 0.66, 0.68)
+    out = _paired_study({"ffh": ffh, "ff": ff, "ffh_mean": mean})
+    keys = ["population", "metric", "k", "component", "validation", "start"]
+    families = out.groupby(keys, dropna=False)
+    assert families.size().eq(2).all()  # ffh - ff and ffh - ffh_mean of each score
+    for _, family in families:
+        for column in ("wilcoxon_p", "ttest_p"):
+            np.testing.assert_allclose(family[f"holm_{column}"], holm(family[column]))
+
+
+def test_adding_unrelated_rows_leaves_the_headline_adjusted_p_unchanged():
+    """A new k (more rows of other scores) is a family of its own: the headline's Holm p,
+    like every other row's, is unchanged."""
+    ff = _seeds(0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
+    ffh = _seeds(0.50, 0.52, 0.61, 0.62, 0.70, 0.76)
+    mean = _seeds(0.45, 0.55, 0.52, 0.60, 0.66, 0.68)
+    tables = [
+        _study({"ffh": ffh, "ff": ff, "ffh_mean": mean}, metric=metric)
+        for metric in ("cca", "procrustes")
+    ]
+    similarity = pd.concat([t[0] for t in tables], ignore_index=True)
+    fit = tables[0][1]
+    more = similarity.assign(k=15, value=similarity["value"] * 0.9)
+    before = paired_study(similarity, fit)
+    after = paired_study(pd.concat([similarity, more], ignore_index=True), fit)
+    assert len(after) > len(before)
+    keys = ["contrast", "population", "metric", "k", "component", "validation", "start"]
+    merged = before.merge(after, on=keys, suffixes=("", "_after"))
+    assert len(merged) == len(before)
+    for column in ("holm_ttest_p", "holm_wilcoxon_p"):
+        np.testing.assert_array_equal(merged[column], merged[f"{column}_after"])
 
 
 def test_paired_rows_over_several_circuits_pair_the_circuit_means():
@@ -771,7 +789,8 @@ def test_paired_ffh_minus_ff_on_held_out_r2_matches_scipy_on_the_seeds():
     b = np.array(HELD_R2[("ff", TRAIN_SET, "clean")])
     assert train["mean_difference"] == pytest.approx(np.mean(a - b), rel=1e-12)
     assert train["ttest_p"] == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-12)
-    np.testing.assert_allclose(out["holm_ttest_p"], holm(out["ttest_p"]))
+    # one contrast per score here: each family holds one p, which Holm leaves as it is
+    np.testing.assert_allclose(out["holm_ttest_p"], out["ttest_p"])
 
 
 def test_a_store_failing_the_gate_leaves_its_held_out_r2_out_of_summary_and_pairs():

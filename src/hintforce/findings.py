@@ -78,7 +78,8 @@ def contrast_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int) -> l
     -------
     list of str
         Plain sentences with the means of both models, the mean difference, the wins, the
-        paired-t and Wilcoxon p-values (Holm-adjusted across the table in brackets) and, when
+        paired-t and Wilcoxon p-values (Holm-adjusted over the contrasts of the score, in
+        brackets) and, when
         the number of pairs cannot give a Wilcoxon p below 0.05, a statement saying so.
     """
     n_over = paired["n_over"].iloc[0] if len(paired) else study.SEED

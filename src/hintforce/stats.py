@@ -619,8 +619,11 @@ def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
           (:attr:`hintforce.study.Metric.higher_is_better`: ``a < b`` for a distance; R²
           improves when it rises). ``ties``: ``a == b``.
         * ``wilcoxon_p``, ``ttest_p``, ``wilcoxon_min_p``: as in :func:`paired_tests`.
-        * ``holm_wilcoxon_p``, ``holm_ttest_p``: :func:`holm` over every row of the table (each
-          column a family of its own; NaN p-values are not in the family and stay NaN).
+        * ``holm_wilcoxon_p``, ``holm_ttest_p``: :func:`holm` within each family, the
+          contrasts of one cell and row key (one question: "does FFH beat FF and each sham on
+          this score, here?"), so adding a metric, a ``k``, a population or an axis value
+          changes no other row's adjusted p; each test's p-values are a family of their own,
+          and NaN p-values are not in a family and stay NaN.
 
     Raises
     ------
@@ -658,9 +661,17 @@ def paired_study(similarity: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
             )
             rows.append(row)
     out = _paired_frame(rows, [*every, *_PAIR_KEYS, "contrast", "n_over", *_PAIRED_STATS])
-    out["holm_wilcoxon_p"] = holm(out["wilcoxon_p"])
-    out["holm_ttest_p"] = holm(out["ttest_p"])
+    for column in ("wilcoxon_p", "ttest_p"):
+        out[f"holm_{column}"] = _holm_per_family(out, [*every, *_PAIR_KEYS], column)
     return _integers_like(out[[*every, *_PAIR_KEYS, *study.PAIRED_COLUMNS]], similarity)
+
+
+def _holm_per_family(table: pd.DataFrame, family: list[str], column: str) -> pd.Series:
+    """:func:`holm` of ``column`` within each family: the rows sharing the ``family`` columns
+    (NaN keys equal), i.e. the contrasts of one cell and score."""
+    return table.groupby(family, dropna=False, sort=False)[column].transform(
+        lambda p: holm(p.to_numpy())
+    )
 
 
 def missing_runs(table: pd.DataFrame, expected: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -814,9 +825,7 @@ def paired_dynamics(distances: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
     for column in ("wilcoxon_p", "ttest_p"):
-        out[f"holm_{column}"] = out.groupby(by, dropna=False)[column].transform(
-            lambda p: holm(p.to_numpy())
-        )
+        out[f"holm_{column}"] = _holm_per_family(out, by, column)
     return out[columns].sort_values([*by, "contrast"], kind="stable", ignore_index=True)
 
 
