@@ -126,8 +126,13 @@ def interrupted(reference, tmp_path_factory) -> Interrupted:
         stop_group(proc)
     killed, phase = target
     at_kill = sorted(p.name for p in killed.parent.iterdir())
-    # A killed run leaves its lock behind: Snakemake refuses until told to unlock.
-    after_kill = snakemake(project, "--cores", "2", "--configfile", SMALL, check=False)
+    # A killed run leaves its lock behind: Snakemake refuses until told to unlock. (A job
+    # killed between its output's rename and Snakemake's bookkeeping, e.g. a sub-second
+    # recording job, leaves that output marked incomplete, and Snakemake names it before the
+    # lock; --rerun-incomplete sets that aside, so the refusal is always the lock's.)
+    after_kill = snakemake(
+        project, "--cores", "2", "--rerun-incomplete", "--configfile", SMALL, check=False
+    )
     snakemake(project, "--unlock", "--configfile", SMALL)
     resumed = snakemake(
         project, "--cores", "2", "--rerun-incomplete", "--configfile", SMALL, check=False
