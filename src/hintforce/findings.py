@@ -17,6 +17,7 @@ import math
 import pandas as pd
 
 from hintforce import stats, study
+from hintforce.selection import first_cell, fit_rows, select
 
 __all__ = [
     "HEADLINE",
@@ -44,20 +45,8 @@ _COMPONENT_WORDS = {
 
 
 def _first_cell(table: pd.DataFrame, n_over: str) -> pd.DataFrame:
-    """Rows of the first sweep cell (every axis but the seed at its first value); with several
-    circuits, the cross-circuit rows."""
-    rows = table[table["n_over"] == n_over]
-    for name in study.AXIS_NAMES:
-        if name in rows and rows[name].notna().any():
-            rows = rows[rows[name] == rows[name].dropna().min()]
-    return rows
-
-
-def _select(table: pd.DataFrame, **keys) -> pd.DataFrame:
-    mask = pd.Series(True, index=table.index)
-    for column, value in keys.items():
-        mask &= table[column] == value
-    return table[mask]
+    """Rows of the first sweep cell summarised over ``n_over``."""
+    return first_cell(table, n_over=n_over)[0]
 
 
 def _p(value: float) -> str:
@@ -83,14 +72,14 @@ def contrast_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int) -> l
         the number of pairs cannot give a Wilcoxon p below 0.05, a statement saying so.
     """
     n_over = paired["n_over"].iloc[0] if len(paired) else study.SEED
-    means = _first_cell(_select(summary, quantity="value", k=k, **HEADLINE), n_over)
-    tests = _first_cell(_select(paired, k=k, **HEADLINE), n_over)
+    means = _first_cell(select(summary, quantity="value", k=k, **HEADLINE), n_over)
+    tests = _first_cell(select(paired, k=k, **HEADLINE), n_over)
     unit = "circuits" if n_over == study.GROUND_TRUTH_SEED else "seeds"
     sentences = []
     for component in ("condition", "full"):
         for a, b in study.CONTRASTS:
-            row = _select(tests, component=component, contrast=f"{a}-{b}")
-            mean = _select(means, component=component).set_index("model")["mean"]
+            row = select(tests, component=component, contrast=f"{a}-{b}")
+            mean = select(means, component=component).set_index("model")["mean"]
             if row.empty or a not in mean or b not in mean:
                 continue
             row = row.iloc[0]
@@ -113,13 +102,6 @@ def contrast_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int) -> l
     return sentences
 
 
-def _fit_rows(table: pd.DataFrame, held_out: bool, start: str) -> pd.DataFrame:
-    """The output-R² rows of one start, on the held-out or on the training directions."""
-    rows = _select(table, metric=stats.FIT_METRIC, start=start)
-    on_held_out = rows["validation"] == study.HELD_OUT_DIRECTIONS
-    return rows[on_held_out if held_out else rows["validation"].isna()]
-
-
 def _contrast(row: pd.Series, unit: str) -> str:
     """``+0.050, better in 5 of 5 seeds, paired t p = 0.01``."""
     return (
@@ -139,13 +121,13 @@ def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int
     """
     n_over = paired["n_over"].iloc[0] if len(paired) else study.SEED
     unit = "circuits" if n_over == study.GROUND_TRUTH_SEED else "seeds"
-    means = _first_cell(_select(summary, quantity="value"), n_over)
+    means = _first_cell(select(summary, quantity="value"), n_over)
     tests = _first_cell(paired, n_over)
-    held_fit = _fit_rows(means, True, study.STARTS[0]).set_index("model")["mean"]
+    held_fit = fit_rows(means, study.STARTS[0], held_out=True).set_index("model")["mean"]
     if held_fit.empty:
         return []
-    train_fit = _fit_rows(means, False, study.STARTS[0]).set_index("model")["mean"]
-    similarity = _select(
+    train_fit = fit_rows(means, study.STARTS[0], held_out=False).set_index("model")["mean"]
+    similarity = select(
         means,
         population="unobserved",
         metric="cca",
@@ -159,7 +141,7 @@ def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int
         "significantly improves the networks' generalisation to reach directions they were not "
         "trained on."
     )
-    fit_test = _select(_fit_rows(tests, True, study.STARTS[0]), contrast=f"{ffh}-{ff}")
+    fit_test = select(fit_rows(tests, study.STARTS[0], held_out=True), contrast=f"{ffh}-{ff}")
     parts = [
         f"Measured here: on the held-out directions FFH's clean-start output R² is "
         f"{held_fit[ffh]:.3f} against FF's {held_fit[ff]:.3f} (training directions "
@@ -175,7 +157,7 @@ def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int
             f"directions (mean canonical correlation, k = {k}) is {similarity[ffh]:.3f} against "
             f"{against}"
         )
-        sim_tests = _select(
+        sim_tests = select(
             tests,
             population="unobserved",
             metric="cca",
@@ -186,7 +168,7 @@ def generalisation_sentences(summary: pd.DataFrame, paired: pd.DataFrame, k: int
         contrasts = [
             f"FFH − {_SHORT.get(m, m)} {_contrast(row.iloc[0], unit)}"
             for m in others
-            if not (row := _select(sim_tests, contrast=f"{ffh}-{m}")).empty
+            if not (row := select(sim_tests, contrast=f"{ffh}-{m}")).empty
         ]
         if contrasts:
             text += f" ({'; '.join(contrasts)})"
@@ -220,10 +202,10 @@ def recording_sentences(
     key = {**HEADLINE, "component": "condition", "k": k}
     sentences = []
     for n_trials in sorted(summary[axis].dropna().unique()):
-        means = _first_cell(_select(summary, quantity="value", **{axis: n_trials}), n_over)
-        tests = _first_cell(_select(paired, **{axis: n_trials}), n_over)
-        mean = _select(means, **key).set_index("model")["mean"]
-        rows = _select(tests, **key)
+        means = _first_cell(select(summary, quantity="value", **{axis: n_trials}), n_over)
+        tests = _first_cell(select(paired, **{axis: n_trials}), n_over)
+        mean = select(means, **key).set_index("model")["mean"]
+        rows = select(tests, **key)
         if study.FFH not in mean:
             continue
         others = ", ".join(
@@ -232,9 +214,9 @@ def recording_sentences(
         contrasts = "; ".join(
             f"FFH − {_SHORT.get(b, b)} {_contrast(row.iloc[0], unit)}"
             for a, b in study.CONTRASTS
-            if not (row := _select(rows, contrast=f"{a}-{b}")).empty
+            if not (row := select(rows, contrast=f"{a}-{b}")).empty
         )
-        ceiling = _select(means, **{**key, "population": "observed"}, model=study.TRIAL_SPLIT)
+        ceiling = select(means, **{**key, "population": "observed"}, model=study.TRIAL_SPLIT)
         text = (
             f"With {int(n_trials)} trials per direction, FFH's condition-specific, "
             f"cross-validated similarity to the unobserved SOC neurons (mean canonical "
@@ -248,7 +230,7 @@ def recording_sentences(
         if study.BASELINE in mean:
             text += f" and the data baseline {mean[study.BASELINE]:.3f}"
         if co_smoothing is not None:
-            bps = _first_dynamics_cell(_select(co_smoothing, **{axis: n_trials}))
+            bps = _first_dynamics_cell(select(co_smoothing, **{axis: n_trials}))
             bps = bps.set_index("model")["mean"]
             names = [m for m in (*study.MODEL_NAMES, study.SMOOTHING_BASELINE) if m in bps]
             text += "; co-smoothing bits per spike on the held-out recorded neurons: " + ", ".join(
@@ -304,8 +286,8 @@ def findings_html(
             f"<p>{len(failed)} model runs failed the fit gate and are left out of the "
             "statistics:</p>" + failed.to_html(index=False)
         )
-    headline = _select(summary, k=k, **HEADLINE)
-    headline_tests = _select(paired, k=k, **HEADLINE)
+    headline = select(summary, k=k, **HEADLINE)
+    headline_tests = select(paired, k=k, **HEADLINE)
     parts = [
         "<html><head><meta charset='utf-8'><title>hintforce: the answer</title></head><body>",
         "<h2>Does FFH recover the unobserved neurons' dynamics?</h2>",
@@ -343,10 +325,7 @@ MECHANISM_HEADLINE = (
 
 def _first_dynamics_cell(table: pd.DataFrame) -> pd.DataFrame:
     """Rows of the first sweep cell of a dynamics table (every axis at its first value)."""
-    for name in study.AXIS_NAMES:
-        if name in table and table[name].notna().any():
-            table = table[table[name] == table[name].dropna().min()]
-    return table
+    return first_cell(table)[0]
 
 
 def _mechanism_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -368,7 +347,7 @@ def mechanism_sentences(summary: pd.DataFrame, tests: pd.DataFrame) -> list[str]
         row = table.loc[measure]
         values = ", ".join(f"{m} {row[m]:.3g}" for m in row.index if math.isfinite(row[m]))
         parts = []
-        for _, t in _select(tests, measure=measure).iterrows():
+        for _, t in select(tests, measure=measure).iterrows():
             other = t["contrast"].split("-", 1)[1]
             parts.append(
                 f"FFH is closer than {_SHORT.get(other, other)} in {int(t['wins'])} of "

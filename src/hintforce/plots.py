@@ -36,6 +36,7 @@ from matplotlib.patches import Patch
 
 from hintforce import similarity as sim
 from hintforce import study
+from hintforce.selection import FIT_METRIC, equals, first_cell, where
 
 __all__ = [
     "MODEL_COLORS",
@@ -73,8 +74,6 @@ _FULL = _registered("full", study.COMPONENTS)
 _CONDITION = _registered("condition", study.COMPONENTS)
 _CLEAN = _registered("clean", study.STARTS)
 _NOISY = _registered("noisy", study.STARTS)
-# Metric of the fit rows of summary.csv: the fit table's R² column.
-_FIT_METRIC = _registered("r2", study.FIT_COLUMNS)
 # Quantities of summary.csv: the similarity itself and the mean of its permutation null.
 _VALUE, _NULL_MEAN = "value", "null_mean"
 
@@ -283,58 +282,11 @@ def _model_arrays(
 # Reading the summary table
 
 
-def _equals(column: pd.Series, value) -> np.ndarray:
-    """Where ``column`` equals ``value``, as a plain boolean array (a missing value, NaN or
-    ``pd.NA`` of a nullable column, equals nothing but a missing ``value``)."""
-    if pd.isna(value):
-        return column.isna().to_numpy()
-    return column.eq(value).fillna(False).to_numpy(dtype=bool)
-
-
-def _where(table: pd.DataFrame, name: str, **conditions) -> pd.DataFrame:
-    """Rows of ``table`` matching every ``column=value``; a column the table lacks is not a
-    condition (optional columns). No rows left is an error naming the conditions."""
-    mask = np.ones(len(table), dtype=bool)
-    for column, value in conditions.items():
-        if column in table.columns:
-            mask &= _equals(table[column], value)
-    if not mask.any():
-        shown = ", ".join(f"{c} = {v!r}" for c, v in conditions.items() if c in table.columns)
-        raise ValueError(f"{name} has no rows with {shown}")
-    return table[mask]
-
-
 def _quantity(table: pd.DataFrame, quantity: str) -> pd.DataFrame:
     """Rows of one quantity of summary.csv (all rows if the table has no ``quantity``)."""
     if "quantity" not in table.columns:
         return table if quantity == _VALUE else table.iloc[:0]
     return table[table["quantity"] == quantity]
-
-
-def _select_cell(
-    table: pd.DataFrame, vary: Sequence[str] = ()
-) -> tuple[pd.DataFrame, dict[str, object]]:
-    """The rows of one sweep cell: every axis column but ``vary`` at its first value.
-
-    Rows with a missing ``vary`` value are dropped. Rows pooled over an axis (their ``n_over``
-    names an axis column, empty in those rows) are kept in preference to the per-value rows of
-    that axis. Returns the rows and the cell (axis -> value, NaN for a pooled axis).
-    """
-    table = table.dropna(subset=list(vary))
-    axes = [a for a in study.AXIS_NAMES if a in table.columns and a not in vary]
-    if "n_over" in table.columns:
-        pooled = table["n_over"].isin(axes).to_numpy()
-        if pooled.any():
-            table = table[pooled]
-    cell: dict[str, object] = {}
-    for name in axes:
-        values = table[name].dropna()
-        if values.empty:
-            cell[name] = np.nan
-            continue
-        cell[name] = first = sorted(values.unique())[0]
-        table = table[_equals(table[name], first)]
-    return table, cell
 
 
 def _replicates(rows: pd.DataFrame) -> str:
@@ -866,8 +818,8 @@ def cca_spectra_figure(
     _check_columns(spectra, [*_SPECTRA_REQUIRED, over], "spectra")
     study.axis(over)
     k = int(spectra["k"].max()) if k is None else int(k)
-    rows = _where(spectra, "spectra", k=k, component=component)
-    rows, cell = _select_cell(rows, vary=(over,))
+    rows = where(spectra, "spectra", k=k, component=component)
+    rows, cell = first_cell(rows, vary=(over,))
     populations = [p for p in study.POPULATIONS if p in set(rows["population"])]
     if not populations:
         raise ValueError(
@@ -923,7 +875,7 @@ def _similarity_rows(
     conditions: dict[str, object] = {"metric": metric, "k": k, "validation": validation}
     if component is not None:
         conditions["component"] = component
-    rows = _where(summary, "summary", **conditions)
+    rows = where(summary, "summary", **conditions)
     rows = rows[rows["population"].isin(populations)]
     if rows.empty:
         raise ValueError(f"summary has no rows for the populations {list(populations)}")
@@ -1018,7 +970,7 @@ def headline_figure(
         its own colour and style.
     """
     rows = _similarity_rows(summary, k, metric, validation, [population])
-    rows, cell = _select_cell(rows)
+    rows, cell = first_cell(rows)
     values = _quantity(rows, _VALUE)
     nulls = _quantity(rows, _NULL_MEAN)
     if values.empty:
@@ -1125,10 +1077,10 @@ def generalisation_figure(
             f"summary has no rows with validation {_HELD_OUT_DIRECTIONS!r}: the study's task "
             "holds no direction out (task.held_out_directions)"
         )
-    fit = _quantity(_where(summary, "summary", metric=_FIT_METRIC), _VALUE)
-    fit, cell = _select_cell(fit)
-    similarity = _where(summary, "summary", metric=metric, k=k, population=population)
-    similarity, _ = _select_cell(_where(similarity, "summary", component=component))
+    fit = _quantity(where(summary, "summary", metric=FIT_METRIC), _VALUE)
+    fit, cell = first_cell(fit)
+    similarity = where(summary, "summary", metric=metric, k=k, population=population)
+    similarity, _ = first_cell(where(similarity, "summary", component=component))
     models = _models_in(pd.concat([fit["model"], similarity["model"]]))
     trained = fit["validation"].isna()
     solid = {"alpha": 0.45}
@@ -1268,7 +1220,7 @@ def axis_figure(
     study.axis(axis_name)
     _check_columns(summary, [axis_name], "summary")
     rows = _quantity(_similarity_rows(summary, k, metric, validation, populations), _VALUE)
-    rows, cell = _select_cell(rows, vary=(axis_name,))
+    rows, cell = first_cell(rows, vary=(axis_name,))
     if rows.empty:
         raise ValueError(f"summary has no rows of quantity {_VALUE!r} with a {axis_name} value")
     present = [p for p in populations if p in set(rows["population"])]
@@ -1311,27 +1263,27 @@ def _fit_points(
     """Output R² per model and value of ``axis_name`` in ``cell``: columns ``mean, ci_low,
     ci_high``, indexed by (model, axis value).
 
-    Without ``fit``, the fit rows of ``summary`` (metric :data:`_FIT_METRIC`) of the cell
+    Without ``fit``, the fit rows of ``summary`` (metric :data:`FIT_METRIC`) of the cell
     itself. With the fit table, the mean over its runs in the cell (over the seeds and any
     axis the cell pools), without an interval.
     """
     if fit is None:
-        rows = _quantity(_where(summary, "summary", metric=_FIT_METRIC, start=start), _VALUE)
+        rows = _quantity(where(summary, "summary", metric=FIT_METRIC, start=start), _VALUE)
         for name, value in cell.items():
-            rows = rows[_equals(rows[name], value)]
+            rows = rows[equals(rows[name], value)]
         rows = rows.dropna(subset=[axis_name])
         if rows.empty:
-            raise ValueError(f"summary has no {_FIT_METRIC} rows of the cell {describe_run(cell)}")
+            raise ValueError(f"summary has no {FIT_METRIC} rows of the cell {describe_run(cell)}")
         low, high = _interval(rows)
         return rows.assign(ci_low=low, ci_high=high).set_index(["model", axis_name])[
             ["mean", "ci_low", "ci_high"]
         ]
-    _check_columns(fit, ["model", "start", _FIT_METRIC, axis_name], "fit")
-    runs = _where(fit, "fit", start=start)
+    _check_columns(fit, ["model", "start", FIT_METRIC, axis_name], "fit")
+    runs = where(fit, "fit", start=start)
     for name, value in cell.items():
         if name in runs.columns and not pd.isna(value):
-            runs = runs[_equals(runs[name], value)]
-    means = runs.groupby(["model", axis_name])[_FIT_METRIC].mean().rename("mean").to_frame()
+            runs = runs[equals(runs[name], value)]
+    means = runs.groupby(["model", axis_name])[FIT_METRIC].mean().rename("mean").to_frame()
     return means.assign(ci_low=np.nan, ci_high=np.nan)
 
 
@@ -1427,7 +1379,7 @@ def tradeoff_figure(
     axis = study.axis(axis_name)
     _check_columns(summary, [axis_name], "summary")
     rows = _similarity_rows(summary, k, metric, validation, [population], component)
-    rows, cell = _select_cell(_quantity(rows, _VALUE), vary=(axis_name,))
+    rows, cell = first_cell(_quantity(rows, _VALUE), vary=(axis_name,))
     r2 = _fit_points(summary, fit, axis_name, cell, start)
 
     fig = Figure(figsize=(8.5, 6.4), layout="constrained")
@@ -1541,16 +1493,16 @@ def recording_figure(
     rows = _quantity(summary, _VALUE)
     rows = rows[(rows["metric"] == _PRIMARY_METRIC) & (rows["k"] == k)]
     rows = rows[(rows["validation"] == _CROSS_VALIDATED) & (rows["component"] == _CONDITION)]
-    truth_rows, cell = _select_cell(rows[rows["population"] == _UNOBSERVED], vary=(axis,))
+    truth_rows, cell = first_cell(rows[rows["population"] == _UNOBSERVED], vary=(axis,))
     handles = _curves(ax_sim, truth_rows, axis)
-    ceiling, _ = _select_cell(rows[rows["model"] == study.TRIAL_SPLIT], vary=(axis,))
+    ceiling, _ = first_cell(rows[rows["model"] == study.TRIAL_SPLIT], vary=(axis,))
     handles.update(_reference_lines(ax_sim, ceiling, axis))
     ax_sim.set_title(f"similarity to the unobserved neurons (CCA, k = {k})")
     ax_sim.set_ylabel(_similarity_label(_PRIMARY_METRIC, _CROSS_VALIDATED))
 
     tests = paired[(paired["metric"] == _PRIMARY_METRIC) & (paired["k"] == k)]
     tests = tests[(tests["validation"] == _CROSS_VALIDATED) & (tests["component"] == _CONDITION)]
-    tests, _ = _select_cell(tests[tests["population"] == _UNOBSERVED], vary=(axis,))
+    tests, _ = first_cell(tests[tests["population"] == _UNOBSERVED], vary=(axis,))
     for a, b in study.CONTRASTS:
         part = tests[tests["contrast"] == f"{a}-{b}"].sort_values(axis)
         x = part[axis].to_numpy(float)
@@ -1565,7 +1517,7 @@ def recording_figure(
     ax_diff.set_title("FFH minus FF (blue), shuffled (pink), mean hints (orange)")
     ax_diff.set_ylabel("mean difference of the similarity")
 
-    bps, _ = _select_cell(co_smoothing, vary=(axis,))
+    bps, _ = first_cell(co_smoothing, vary=(axis,))
     for name in (*study.MODEL_NAMES, study.SMOOTHING_BASELINE):
         curve = bps[bps["model"] == name].sort_values(axis)
         if curve.empty:

@@ -50,6 +50,7 @@ import pandas as pd
 import scipy.stats
 
 from hintforce import study
+from hintforce.selection import FIT_METRIC
 
 __all__ = [
     "CONFIDENCE",
@@ -89,8 +90,6 @@ _START = "start"
 _QUANTITY = "quantity"
 _R2 = "r2"
 _GATE = "passes_fit_gate"
-#: Metric name of the fit rows: the fit table's R² column. R² improves when it rises.
-FIT_METRIC = _R2
 #: Columns of the similarity table summarised per row key (the ``quantity`` column).
 QUANTITIES: tuple[str, ...] = (_VALUE, "null_mean", "above_null")
 # The replicate axis (what per-circuit rows count) and the circuit axis (what cross-circuit
