@@ -1,6 +1,5 @@
 import dataclasses
 import logging
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,19 +13,18 @@ from hintforce.force import (
     ForceParams,
     Network,
     TrainingDiverged,
-    derangement,
     draw_shared,
     evaluate,
     evaluate_task,
     fit_floor,
     fit_model,
-    hint_targets,
     new_rls,
     r_squared,
     rls_step,
     scale_hints,
     train,
 )
+from hintforce.hints import derangement
 from hintforce.observe import observe
 from hintforce.recording import RecordingParams, record_emg, record_neurons
 from hintforce.seeding import generators
@@ -763,58 +761,6 @@ def test_r_squared_is_one_for_perfect_output_and_zero_for_channel_means():
 
 
 # ----------------------------------------------------------------------------------------------
-# sham hints
-
-
-@pytest.mark.parametrize("n", [2, 3, 4, 8, 9])
-def test_derangement_is_a_permutation_without_fixed_points(n):
-    rng = np.random.default_rng(n)
-    for _ in range(200):
-        d = derangement(n, rng)
-        assert sorted(d.tolist()) == list(range(n))
-        assert np.all(d != np.arange(n))
-
-
-def test_derangement_is_deterministic_and_two_items_are_swapped():
-    a = [derangement(7, np.random.default_rng(3)).tolist() for _ in range(2)]
-    assert a[0] == a[1]
-    assert derangement(2, np.random.default_rng(0)).tolist() == [1, 0]
-
-
-def test_derangement_is_uniform_over_the_nine_derangements_of_four():
-    rng = np.random.default_rng(0)
-    counts = Counter(tuple(derangement(4, rng).tolist()) for _ in range(9000))
-    assert len(counts) == 9  # !4 = 9; a binomial count of 1000 has SD ~ 30
-    assert all(850 < c < 1150 for c in counts.values())
-
-
-@pytest.mark.parametrize("n", [-1, 0, 1, 2.0, True])
-def test_derangement_refuses_fewer_than_two_items(n):
-    with pytest.raises(ValueError, match="n >= 2"):
-        derangement(n, np.random.default_rng(0))
-
-
-def test_hint_targets_are_the_hints_another_conditions_or_their_condition_mean():
-    f_hint = scale_hints(np.random.default_rng(0).normal(size=(5, 7, 3)))
-    same, none = hint_targets("observed", f_hint)
-    np.testing.assert_array_equal(same, f_hint)
-    assert none is None
-    shuffled, d = hint_targets("shuffled", f_hint, np.random.default_rng(1))
-    np.testing.assert_array_equal(d, derangement(5, np.random.default_rng(1)))
-    for c in range(5):
-        np.testing.assert_array_equal(shuffled[c], f_hint[d[c]])
-    mean, none = hint_targets("mean", f_hint)
-    assert none is None and mean.shape == f_hint.shape
-    for c in range(5):
-        np.testing.assert_allclose(mean[c], f_hint.mean(axis=0), rtol=0, atol=1e-15)
-        np.testing.assert_array_equal(mean[c], mean[0])
-    with pytest.raises(ValueError, match="sham_rng"):
-        hint_targets("shuffled", f_hint)
-    with pytest.raises(ValueError, match="hint kind"):
-        hint_targets("reversed", f_hint)
-
-
-# ----------------------------------------------------------------------------------------------
 # the study's models
 
 
@@ -823,10 +769,10 @@ def kind(name):
 
 
 UNHINTED = [m.name for m in MODELS if m.hints is None]
-HINTED = {m.hints: m.name for m in MODELS if m.hints is not None}
+HINTED = {m.hints.name: m.name for m in MODELS if m.hints is not None}
 
 
-def test_the_study_has_the_models_fit_model_dispatches_on():
+def test_the_study_has_the_models_fit_model_runs():
     assert set(HINTED) == {"observed", "shuffled", "mean"}
     assert {kind(m).trained for m in UNHINTED} == {True, False}
 

@@ -28,10 +28,11 @@ paired comparison): ``train(f_out, trials, shared, params)`` trains full-FORCE w
 ``fit_floor(f_out, trials, shared, params)`` is the untrained network with a fitted readout. Hint
 weights are drawn for every SOC neuron and a hinted model uses the observed neurons' columns, so
 a larger observed set adds hint inputs without redrawing the others. The hinted models differ
-only in the hints (:func:`hint_targets`): the observed neurons' scaled rates, those of another
-training direction (a fixed :func:`derangement` of the training directions) or their average
-over the training directions. :func:`fit_model` dispatches on the model's entry in
-:mod:`hintforce.study`; :func:`evaluate_task` runs a trained network on every direction.
+only in the hints (:mod:`hintforce.hints`): the observed neurons' scaled rates, those of another
+training direction (a fixed derangement of the training directions) or their average over the
+training directions. :func:`fit_model` runs what the model's entry in :mod:`hintforce.study`
+carries (its hints, whether it is trained); :func:`evaluate_task` runs a trained network on
+every direction.
 """
 
 from __future__ import annotations
@@ -55,13 +56,11 @@ __all__ = [
     "Network",
     "SharedDraws",
     "TrainingDiverged",
-    "derangement",
     "draw_shared",
     "evaluate",
     "evaluate_task",
     "fit_floor",
     "fit_model",
-    "hint_targets",
     "new_rls",
     "r_squared",
     "restore",
@@ -1070,71 +1069,6 @@ def evaluate_task(
 # the study's models
 
 
-def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A permutation of ``range(n)`` without fixed points, uniform over all such permutations.
-
-    Uniform permutations are drawn from ``rng`` until one has no fixed point (on average about
-    e = 2.72 draws).
-
-    Parameters
-    ----------
-    n : int
-        Number of items, >= 2 (one item cannot be deranged).
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    ndarray of int64, shape (n,)
-        ``d`` with ``d[i] != i`` for every i.
-    """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-        raise ValueError(f"a derangement needs an integer n >= 2, got {n!r}")
-    identity = np.arange(n)
-    while True:
-        d = rng.permutation(n)
-        if not np.any(d == identity):
-            return d.astype(np.int64)
-
-
-def hint_targets(
-    kind: str, f_hint: np.ndarray, sham_rng: np.random.Generator | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The hints a hinted model's teacher receives, from the observed neurons' scaled hints.
-
-    Parameters
-    ----------
-    kind : {"observed", "shuffled", "mean"}
-        :attr:`hintforce.study.Model.hints` of the model: the hints themselves; condition c
-        receives those of condition ``d[c]``, with d a :func:`derangement` of the conditions
-        drawn from ``sham_rng``; or every condition receives their mean over conditions
-        (per unit and time bin: the condition-independent part).
-    f_hint : ndarray, shape (C, T, K)
-        :func:`scale_hints` of the observed neurons' rates.
-    sham_rng : numpy.random.Generator, optional
-        Source of the derangement; required for ``"shuffled"`` only (and untouched otherwise).
-
-    Returns
-    -------
-    hints : ndarray, shape (C, T, K)
-    derangement : ndarray of int64, shape (C,), or None
-        ``d`` for ``"shuffled"`` hints, else None.
-    """
-    f_hint = np.asarray(f_hint, dtype=np.float64)
-    if f_hint.ndim != 3:
-        raise ValueError(f"f_hint must have shape (C, T, K), got shape {f_hint.shape}")
-    if kind == "observed":
-        return f_hint.copy(), None
-    if kind == "shuffled":
-        if sham_rng is None:
-            raise ValueError("shuffled hints need sham_rng to draw the derangement")
-        d = derangement(f_hint.shape[0], sham_rng)
-        return f_hint[d], d
-    if kind == "mean":
-        mean = f_hint.mean(axis=0, keepdims=True)
-        return np.repeat(mean, f_hint.shape[0], axis=0), None
-    raise ValueError(f"hint kind must be 'observed', 'shuffled' or 'mean', got {kind!r}")
-
-
 @dataclass(frozen=True)
 class Fit:
     """One model of one run, fitted (:func:`fit_model`).
@@ -1173,16 +1107,17 @@ def fit_model(
     Every model of a run calls this with a generator built from the run's seed, so all share
     ``J_D``, the input and output couplings, the hint weights and every initial state (a
     paired comparison). The draw holds hint weights for every SOC neuron; a hinted model's
-    teacher uses the columns of its hint units and receives :func:`hint_targets` of
-    ``scale_hints(hints)`` of the model's kind, so the hinted models differ only in the
-    information their hints carry. Models without hints need no rates (their draws do not
-    depend on the number of SOC neurons or on which are observed).
+    teacher uses the columns of its hint units and receives its hint kind's
+    :meth:`~hintforce.hints.Hints.targets` of ``scale_hints(hints)``, so the hinted models
+    differ only in the information their hints carry. Models without hints need no rates
+    (their draws do not depend on the number of SOC neurons or on which are observed).
 
     Parameters
     ----------
     model : str
-        One of :data:`hintforce.study.MODEL_NAMES`; dispatched on its
-        :attr:`~hintforce.study.Model.hints` and :attr:`~hintforce.study.Model.trained`.
+        One of :data:`hintforce.study.MODEL_NAMES`: its entry carries its
+        :attr:`~hintforce.study.Model.hints` and whether it is
+        :attr:`~hintforce.study.Model.trained`.
     task : Task
         Its training directions are the ones trained; its input encoding reaches the network.
     f_out : ndarray, shape (C_train, T, M)
@@ -1215,8 +1150,6 @@ def fit_model(
             f"f_out must have shape (C_train, T, M) with the task's {n_train} training "
             f"directions, got shape {f_out.shape}"
         )
-    if spec.hinted and not spec.trained:
-        raise ValueError(f"model {model!r} is untrained: it cannot receive hints")
     if spec.hinted:
         if hints is None or hint_units is None or np.size(hint_units) == 0:
             raise ValueError(f"model {model!r} receives hints: give the observed neurons")
@@ -1238,23 +1171,22 @@ def fit_model(
             )
     trials = task.trials(task.training)
     shared = draw_shared(task, f_out.shape[2], n_neurons, params, rng)
-    used = None
-    if not spec.trained:
-        network = fit_floor(f_out, trials, shared, params)
-    elif not spec.hinted:
-        network = train(f_out, trials, shared, params)
-    else:
-        f_hint, used = hint_targets(spec.hints, scale_hints(hints), sham_rng)
+    f_hint = used = None
+    if spec.hinted:
+        f_hint, used = spec.hints.targets(scale_hints(hints), sham_rng)
         logger.info(
             "model %s: %s hints of %d of %d SOC neurons%s",
             model,
-            spec.hints,
+            spec.hints.name,
             hint_units.size,
             n_neurons,
             "" if used is None else f", training directions deranged as {used.tolist()}",
         )
         shared = shared.with_hint_units(hint_units)
+    if spec.trained:
         network = train(f_out, trials, shared, params, f_hint)
+    else:
+        network = fit_floor(f_out, trials, shared, params)
     return Fit(network, shared, used)
 
 

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hintforce import hints
+from hintforce.hints import Hints
+
 __all__ = [
     "AXES",
+    "NETWORK_STAGES",
+    "OBSERVATION_STAGES",
+    "RECORDING_STAGES",
+    "STAGES",
+    "axes_of",
     "FF",
     "FFH",
     "FFH_MEAN",
@@ -68,6 +76,24 @@ __all__ = [
 ]
 
 
+#: What an axis changes first, in the order of the study's stages. An artefact depends on the
+#: axes of the stages it is built from:
+#:
+#: * ``circuit``: the ground truth (EMG draw, SOC, gain fit);
+#: * ``observation``: which muscles and neurons are observed and the run's random draws; the
+#:   recorded EMG (built from circuit and observation);
+#: * ``network``: the trained networks (every model is built from circuit, observation and
+#:   network);
+#: * ``recording``: the neural recording (built from circuit, observation and recording; the
+#:   hinted models read it);
+#: * ``hints``: how the hints reach a hinted network (the hinted models only).
+STAGES: tuple[str, ...] = ("circuit", "observation", "network", "recording", "hints")
+#: Stages each artefact of a run is built from.
+OBSERVATION_STAGES: tuple[str, ...] = ("circuit", "observation")
+RECORDING_STAGES: tuple[str, ...] = (*OBSERVATION_STAGES, "recording")
+NETWORK_STAGES: tuple[str, ...] = (*OBSERVATION_STAGES, "network")
+
+
 @dataclass(frozen=True)
 class Axis:
     """A sweepable setting of the study.
@@ -87,6 +113,9 @@ class Axis:
         ``int`` or ``float``: how values are parsed from paths and written to tables.
     doc : str
         One line for the config documentation and the report.
+    stage : str
+        The first of :data:`STAGES` the axis changes: which artefacts (and so which jobs)
+        depend on it.
     spikes : bool
         True for an axis of the spike recording: it exists in a study only when the
         recording draws spikes (``recording.n_trials`` set or swept). A study of exact rates
@@ -99,75 +128,106 @@ class Axis:
     setting: str | None
     kind: type
     doc: str
+    stage: str
     spikes: bool = False
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(
+                f"axis {self.name!r}: stage must be one of {STAGES}, got {self.stage!r}"
+            )
+        if self.kind not in (int, float):
+            raise ValueError(f"axis {self.name!r}: kind must be int or float, got {self.kind!r}")
 
     def label(self, value: int | float) -> str:
         """The value as it appears in paths and wildcards (``repr`` of an int or float)."""
         return repr(self.kind(value))
 
 
-#: The sweep axes, in path order: a run's directory reads ``gt~/mf~/seed~/n~/nf~/hg~``.
-#: Axes that more artefacts depend on come first, so every artefact lives at the prefix of the
-#: axes it depends on.
+#: Each axis's name, for code that treats one axis specially (its science).
+GROUND_TRUTH_SEED = "ground_truth_seed"
+MUSCLE_FRACTION = "muscle_fraction"
+SEED = "seed"
+N_UNITS = "n_units"
+NEURON_FRACTION = "neuron_fraction"
+N_TRIALS = "n_trials"
+SMOOTHING_MS = "smoothing_ms"
+HINT_GAIN = "hint_gain"
+
+#: The sweep axes, in path order: a run's directory reads ``gt~/mf~/seed~/n~/nf~/hg~`` (with
+#: ``nt~/sm~`` before ``hg~`` in a study of spikes), and every artefact's directory holds the
+#: segments of the axes it depends on, in this order.
 AXES: tuple[Axis, ...] = (
     Axis(
-        "ground_truth_seed",
+        GROUND_TRUTH_SEED,
         "gt",
         "ground_truth_seeds",
         "ground_truth.seed",
         int,
         "ground-truth circuit: one EMG draw, SOC and gain fit per seed",
+        "circuit",
     ),
     Axis(
-        "muscle_fraction",
+        MUSCLE_FRACTION,
         "mf",
         "muscle_fractions",
         "observation.muscle_fraction",
         float,
         "fraction of the muscles observed (the trained outputs)",
+        "observation",
     ),
-    Axis("seed", "seed", "seeds", None, int, "run seed: observed sample, weights, initial states"),
-    Axis("n_units", "n", "n_units", "models.n_units", int, "units of each trained network"),
     Axis(
-        "neuron_fraction",
+        SEED,
+        "seed",
+        "seeds",
+        None,
+        int,
+        "run seed: observed sample, weights, initial states",
+        "observation",
+    ),
+    Axis(
+        N_UNITS, "n", "n_units", "models.n_units", int, "units of each trained network", "network"
+    ),
+    Axis(
+        NEURON_FRACTION,
         "nf",
         "neuron_fractions",
         None,
         float,
         "fraction of the SOC neurons observed (the hints); nested across fractions",
+        "recording",
     ),
     Axis(
-        "n_trials",
+        N_TRIALS,
         "nt",
         "n_trials",
         "recording.n_trials",
         int,
         "trials per direction of the spike recording (its PSTHs are the hints)",
+        "recording",
         spikes=True,
     ),
     Axis(
-        "smoothing_ms",
+        SMOOTHING_MS,
         "sm",
         "smoothing_ms",
         "recording.smoothing_ms",
         float,
         "sd of the Gaussian kernel of the recorded PSTHs, ms",
+        "recording",
         spikes=True,
     ),
-    Axis("hint_gain", "hg", "hint_gains", "models.hint_gain", float, "scale of the hint inputs"),
+    Axis(
+        HINT_GAIN,
+        "hg",
+        "hint_gains",
+        "models.hint_gain",
+        float,
+        "scale of the hint inputs",
+        "hints",
+    ),
 )
 AXIS_NAMES: tuple[str, ...] = tuple(a.name for a in AXES)
-#: Each axis's name, for code that treats one axis specially.
-(
-    GROUND_TRUTH_SEED,
-    MUSCLE_FRACTION,
-    SEED,
-    N_UNITS,
-    NEURON_FRACTION,
-    N_TRIALS,
-    SMOOTHING_MS,
-    HINT_GAIN,
-) = AXIS_NAMES
 
 
 def axis(name: str) -> Axis:
@@ -185,9 +245,13 @@ def axes_in(names) -> tuple[str, ...]:
     return tuple(a for a in AXIS_NAMES if a in present)
 
 
-# Axes every trained network depends on (its shared random draw and its outputs); the
-# recorded EMG, the only data of the models without hints, depends on no recording axis.
-_NETWORK_AXES = (GROUND_TRUTH_SEED, MUSCLE_FRACTION, SEED, N_UNITS)
+def axes_of(stages, axes: tuple[Axis, ...] = AXES) -> tuple[str, ...]:
+    """Names of the axes of ``stages`` among ``axes``, in path order: the axes an artefact
+    built from those stages depends on."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; stages: {', '.join(STAGES)}")
+    return tuple(a.name for a in axes if a.stage in stages)
 
 
 @dataclass(frozen=True)
@@ -198,42 +262,59 @@ class Model:
     ----------
     name : str
         Name in paths, tables and figures.
-    hints : str or None
-        What the teacher network receives as hints: None (no hints), ``"observed"`` (the
-        observed SOC neurons' rates), ``"shuffled"`` (those of another condition, a fixed
-        derangement of the conditions) or ``"mean"`` (their condition average, in every
-        condition).
+    hints : Hints or None
+        What the teacher network receives as hints (:mod:`hintforce.hints`), or None for a
+        network without hints. A hinted model reads the neural recording.
     trained : bool
         False for the floor (the untrained network with a fitted readout).
-    axes : tuple of str
-        The axes the model's training depends on; it is trained once per combination of
-        these and shared by every run that differs only in the others.
     label : str
         Name in figure legends.
     """
 
     name: str
-    hints: str | None
+    hints: Hints | None
     trained: bool
-    axes: tuple[str, ...]
     label: str
+
+    def __post_init__(self):
+        if self.hints is not None and not self.trained:
+            raise ValueError(f"model {self.name!r} is untrained: it cannot receive hints")
 
     @property
     def hinted(self) -> bool:
         return self.hints is not None
 
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages its training is built from: a hinted model's, every stage."""
+        return STAGES if self.hinted else NETWORK_STAGES
 
+    def axes_among(self, axes: tuple[Axis, ...]) -> tuple[str, ...]:
+        """The axes among ``axes`` its training depends on."""
+        return axes_of(self.stages, axes)
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """The axes its training depends on; it is trained once per combination of these and
+        shared by every run that differs only in the others."""
+        return self.axes_among(AXES)
+
+
+#: Each model's name, for code that treats one model specially (the contrasts, the figures).
+FLOOR = "floor"
+FF = "ff"
+FFH = "ffh"
+FFH_SHUFFLED = "ffh_shuffled"
+FFH_MEAN = "ffh_mean"
 #: The models, in table and legend order.
 MODELS: tuple[Model, ...] = (
-    Model("floor", None, False, _NETWORK_AXES, "floor"),
-    Model("ff", None, True, _NETWORK_AXES, "FF"),
-    Model("ffh", "observed", True, AXIS_NAMES, "FFH"),
-    Model("ffh_shuffled", "shuffled", True, AXIS_NAMES, "FFH, shuffled hints"),
-    Model("ffh_mean", "mean", True, AXIS_NAMES, "FFH, mean hints"),
+    Model(FLOOR, None, False, "floor"),
+    Model(FF, None, True, "FF"),
+    Model(FFH, hints.OBSERVED, True, "FFH"),
+    Model(FFH_SHUFFLED, hints.SHUFFLED, True, "FFH, shuffled hints"),
+    Model(FFH_MEAN, hints.MEAN, True, "FFH, mean hints"),
 )
 MODEL_NAMES: tuple[str, ...] = tuple(m.name for m in MODELS)
-#: Each model's name, for code that treats one model specially (the contrasts, the figures).
-FLOOR, FF, FFH, FFH_SHUFFLED, FFH_MEAN = MODEL_NAMES
 
 
 def model(name: str) -> Model:

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from hintforce import study
+from hintforce.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "src", "studies", "tests"]
@@ -25,62 +26,68 @@ SMALL = "tests/config.small.yaml"
 #: The study name of config.yaml and of the small config (which does not set one), and where
 #: its results, logs and benchmarks go.
 STUDY = "default"
-RESULTS = f"results/{STUDY}"
-LOGS = f"logs/{STUDY}"
-BENCHMARKS = f"{RESULTS}/benchmarks"
 #: The axes of a study of exact rates (no spike-recording axis): the small study's.
 EXACT_AXES = tuple(a.name for a in study.AXES if not a.spikes)
+_EXACT = Layout(STUDY, tuple(study.axis(a) for a in EXACT_AXES))
+RESULTS = _EXACT.results
+LOGS = _EXACT.logs
+BENCHMARKS = _EXACT.benchmarks
+
+
+def _layout(axes: Mapping[str, int | float], root: str = RESULTS) -> Layout:
+    """The layout of a study whose axes are those named in ``axes`` (at least the exact-rate
+    study's), with its results under ``root``."""
+    unknown = set(axes) - set(study.AXIS_NAMES)
+    if unknown:
+        raise ValueError(f"unknown axes {sorted(unknown)}")
+    present = tuple(a for a in study.AXES if a.name in axes or not a.spikes)
+    if not root.startswith("results/"):
+        raise ValueError(f"{root} is not under results/")
+    return Layout(root.removeprefix("results/"), present)
 
 
 def segments(axes: Mapping[str, int | float]) -> str:
     """The ``key~value`` path segments of some axes' values, in the registry's path order
     (``{"seed": 1, "ground_truth_seed": 7}`` -> ``gt~7/seed~1``)."""
-    unknown = set(axes) - set(study.AXIS_NAMES)
-    if unknown:
-        raise ValueError(f"unknown axes {sorted(unknown)}")
-    return "/".join(f"{a.key}~{a.label(axes[a.name])}" for a in study.AXES if a.name in axes)
+    layout = _layout(axes)
+    return layout.fill(layout.segments(axes), axes)
 
 
 def ground_truth_path(name: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """A ground-truth store (``emg``, ``connectivity``, ``soc``) of the circuit of ``axes``."""
-    circuit = {study.GROUND_TRUTH_SEED: axes[study.GROUND_TRUTH_SEED]}
-    return f"{root}/ground_truth/{segments(circuit)}/{name}.zarr"
+    layout = _layout(axes, root)
+    return layout.fill(f"{layout.ground_truth}/{name}.zarr", axes)
 
 
 def observation_path(axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """The ``observation.json`` of the run seed (and circuit, muscle fraction) of ``axes``."""
-    keys = (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
-    return f"{root}/runs/{segments({k: axes[k] for k in keys})}/observation.json"
+    layout = _layout(axes, root)
+    return layout.fill(layout.observation, axes)
 
 
 def recording_paths(axes: Mapping[str, int | float], root: str = RESULTS) -> list[str]:
-    """The two recordings of the run ``axes`` of an exact-rate study: its EMG (per run seed)
-    and its neurons (per neuron fraction)."""
-    seed = (study.GROUND_TRUTH_SEED, study.MUSCLE_FRACTION, study.SEED)
-    neurons = (*seed, study.NEURON_FRACTION)
-    return [
-        f"{root}/runs/{segments({k: axes[k] for k in seed})}/emg_recording.zarr",
-        f"{root}/runs/{segments({k: axes[k] for k in neurons})}/recording.zarr",
-    ]
+    """The two recordings of the run ``axes``: its EMG (per run seed) and its neurons (per
+    neuron fraction and, with spikes, trial count and smoothing)."""
+    layout = _layout(axes, root)
+    return [layout.fill(layout.emg_recording, axes), layout.fill(layout.recording, axes)]
 
 
 def model_path(model: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """The store of ``model`` for the run ``axes``: under the axes the model depends on."""
-    own = {k: axes[k] for k in study.model(model).axes if k in axes}
-    return f"{root}/runs/{segments(own)}/{model}.zarr"
+    layout = _layout(axes, root)
+    return layout.fill(layout.model_path(model), axes)
 
 
 def run_path(name: str, axes: Mapping[str, int | float], root: str = RESULTS) -> str:
     """A per-run result (``similarity.csv``, ``similarity.zarr``, ``fit.csv``) of a full run
     (``axes`` holds every axis of its study)."""
-    return f"{root}/runs/{segments({k: axes[k] for k in study.AXIS_NAMES if k in axes})}/{name}"
+    layout = _layout(axes, root)
+    return layout.fill(f"{layout.run}/{name}", axes)
 
 
 def log_path(result: str) -> str:
     """The log of the job that writes ``result``: its path under logs/<study>/, ending .log."""
-    if not result.startswith(RESULTS + "/"):
-        raise ValueError(f"{result} is not under {RESULTS}")
-    return LOGS + result[len(RESULTS) :].rsplit(".", 1)[0] + ".log"
+    return _EXACT.log_path(result)
 
 
 def make_project(where: Path) -> Path:

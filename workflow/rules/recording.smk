@@ -47,7 +47,7 @@ rule nwb:
         mem_mb=1500,
         runtime=2,
     params:
-        identifier=lambda wildcards: f"{STUDY} {segments(RECORDING_AXES).format(**wildcards)}",
+        identifier=lambda wildcards: f"{STUDY} {LAYOUT.segments(LAYOUT.names(study.RECORDING_STAGES)).format(**wildcards)}",
         task=task_settings(),
     script:
         "../../scripts/nwb.py"
