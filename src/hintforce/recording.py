@@ -983,30 +983,14 @@ def nwb_file(
     """
     # imported here: pynwb takes about a second to import and only this function needs it
     from hdmf.common import VectorData
-    from pynwb import NWBFile, TimeSeries
+    from pynwb import NWBFile
     from pynwb.epoch import TimeIntervals
 
     n_cond, n_trials, n_ms, n_neurons = spikes.counts.shape
-    directions = np.asarray(directions_rad, dtype=np.float64)
-    if directions.shape != (n_cond,) or not np.all(np.isfinite(directions)):
-        raise ValueError(f"directions_rad must be {n_cond} finite angles, got {directions.shape}")
+    directions, ids = _check_session(
+        spikes, directions_rad, identifier, neuron_ids, inter_trial_ms, session_start_time
+    )
     n_bins = _n_bins(n_ms, bin_ms, "bin_ms")
-    check_number("inter_trial_ms", inter_trial_ms, 0, low_open=False)
-    if not isinstance(session_start_time, datetime) or session_start_time.tzinfo is None:
-        raise ValueError(
-            "session_start_time must be a timezone-aware datetime (a naive one would be read "
-            f"in the machine's local time zone), got {session_start_time!r}"
-        )
-    if not isinstance(identifier, str) or not identifier:
-        raise ValueError(f"identifier must be a non-empty string, got {identifier!r}")
-    ids = np.arange(n_neurons) if neuron_ids is None else np.asarray(neuron_ids)
-    if (
-        ids.shape != (n_neurons,)
-        or not np.issubdtype(ids.dtype, np.integer)
-        or np.unique(ids).size != n_neurons
-        or (n_neurons and ids.min() < 0)
-    ):
-        raise ValueError(f"neuron_ids must be {n_neurons} unique non-negative integers")
     period_s = (n_ms + float(inter_trial_ms)) * 1e-3
     session = np.arange(n_trials)[:, None] * n_cond + np.arange(n_cond)[None, :]  # (R, C)
     start_s = session.ravel() * period_s  # session trial order
@@ -1042,27 +1026,56 @@ def nwb_file(
         nwb.add_unit(spike_times=times[bounds[unit] : bounds[unit + 1]], id=int(ids[unit]))
 
     if emg is not None:
-        arr = np.asarray(emg, dtype=np.float64)
-        if arr.ndim != 3 or arr.shape[:2] != (n_cond, n_bins):
-            raise ValueError(
-                f"emg must have shape ({n_cond}, {n_bins}, n_muscles), got {arr.shape}"
-            )
-        n_mus = arr.shape[2]
-        data = np.tile(arr.reshape(-1, n_mus), (n_trials, 1))  # session trial order
-        stamps = (start_s[:, None] + np.arange(n_bins)[None, :] * (bin_ms * 1e-3)).ravel()
-        names = [str(m) for m in (range(n_mus) if muscle_names is None else muscle_names)]
-        if len(names) != n_mus:
-            raise ValueError(f"muscle_names must name {n_mus} muscles, got {len(names)}")
-        nwb.add_acquisition(
-            TimeSeries(
-                name="emg",
-                data=data,
-                unit="peak-normalised",
-                timestamps=stamps,
-                description=f"recorded EMG envelope of the trial's condition (one per "
-                f"condition, the same on each of its trials), one column per muscle: "
-                f"{', '.join(names)}; sample t of a trial is the mean over "
-                f"[t * {bin_ms}, (t + 1) * {bin_ms}) ms",
-            )
-        )
+        nwb.add_acquisition(_emg_series(emg, start_s, n_bins, bin_ms, n_trials, muscle_names))
     return nwb
+
+
+def _check_session(spikes, directions_rad, identifier, neuron_ids, inter_trial_ms, start_time):
+    """:func:`nwb_file`'s checks of the session's labels: the directions and unit ids."""
+    n_cond, _, _, n_neurons = spikes.counts.shape
+    directions = np.asarray(directions_rad, dtype=np.float64)
+    if directions.shape != (n_cond,) or not np.all(np.isfinite(directions)):
+        raise ValueError(f"directions_rad must be {n_cond} finite angles, got {directions.shape}")
+    check_number("inter_trial_ms", inter_trial_ms, 0, low_open=False)
+    if not isinstance(start_time, datetime) or start_time.tzinfo is None:
+        raise ValueError(
+            "session_start_time must be a timezone-aware datetime (a naive one would be read "
+            f"in the machine's local time zone), got {start_time!r}"
+        )
+    if not isinstance(identifier, str) or not identifier:
+        raise ValueError(f"identifier must be a non-empty string, got {identifier!r}")
+    ids = np.arange(n_neurons) if neuron_ids is None else np.asarray(neuron_ids)
+    if (
+        ids.shape != (n_neurons,)
+        or not np.issubdtype(ids.dtype, np.integer)
+        or np.unique(ids).size != n_neurons
+        or (n_neurons and ids.min() < 0)
+    ):
+        raise ValueError(f"neuron_ids must be {n_neurons} unique non-negative integers")
+    return directions, ids
+
+
+def _emg_series(emg, start_s, n_bins, bin_ms, n_trials, muscle_names):
+    """The NWB TimeSeries of the recorded EMG: every session trial its condition's envelope."""
+    from pynwb import TimeSeries
+
+    arr = np.asarray(emg, dtype=np.float64)
+    n_cond = start_s.size // n_trials
+    if arr.ndim != 3 or arr.shape[:2] != (n_cond, n_bins):
+        raise ValueError(f"emg must have shape ({n_cond}, {n_bins}, n_muscles), got {arr.shape}")
+    n_mus = arr.shape[2]
+    data = np.tile(arr.reshape(-1, n_mus), (n_trials, 1))  # session trial order
+    stamps = (start_s[:, None] + np.arange(n_bins)[None, :] * (bin_ms * 1e-3)).ravel()
+    names = [str(m) for m in (range(n_mus) if muscle_names is None else muscle_names)]
+    if len(names) != n_mus:
+        raise ValueError(f"muscle_names must name {n_mus} muscles, got {len(names)}")
+    return TimeSeries(
+        name="emg",
+        data=data,
+        unit="peak-normalised",
+        timestamps=stamps,
+        description=f"recorded EMG envelope of the trial's condition (one per "
+        f"condition, the same on each of its trials), one column per muscle: "
+        f"{', '.join(names)}; sample t of a trial is the mean over "
+        f"[t * {bin_ms}, (t + 1) * {bin_ms}) ms",
+    )

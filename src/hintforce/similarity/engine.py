@@ -666,24 +666,10 @@ def compare_run(
         split half, model or training fold has fewer than ``max(ks)`` principal components
         (the message names ``k``, what limits it and the limit).
     """
-    soc_rates = np.asarray(soc_rates, dtype=np.float64)
-    if soc_rates.ndim != 3:
-        raise ValueError(
-            f"soc_rates must have shape (n_conditions, n_times, n_neurons), got {soc_rates.shape}"
-        )
-    if not np.all(np.isfinite(soc_rates)):
-        raise ValueError("soc_rates contains NaN or infinite values")
+    soc_rates = _check_soc(soc_rates, params)
     n_conditions, n_times, n_neurons = soc_rates.shape
-    if not isinstance(params, SimilarityParams):
-        raise ValueError(f"params must be a SimilarityParams, got {type(params).__name__}")
     model_rates = _check_models(models, n_conditions, n_times)
-    generic = dict(metrics or {})
-    for name, entry in generic.items():
-        if name in _HIGHER_IS_BETTER or not isinstance(entry, GenericMetric):
-            raise ValueError(
-                f"metrics must map new names (not {sorted(_HIGHER_IS_BETTER)}) to GenericMetric, "
-                f"got {name!r}: {entry!r}"
-            )
+    generic = _check_generic(metrics)
     tested = _held_out_set(held_out_directions, n_conditions)
     training = np.setdiff1d(np.arange(n_conditions), tested)
     if tested.size and training.size < 4:
@@ -727,6 +713,45 @@ def compare_run(
             reference=training,
         )
         passes.append((held, soc_rates, model_rates))
+    values, spectra, dropped = _score_passes(passes, populations, halves, params, generic, recorded)
+    orders = _orders(list(model_rates), params.ks, list(generic))
+    direction = _HIGHER_IS_BETTER | {n: m.higher_is_better for n, m in generic.items()}
+    return RunSimilarity(
+        table=_table(values, orders, direction),
+        spectra=_spectra_table(spectra, orders),
+        dropped=dropped,
+    )
+
+
+def _check_soc(soc_rates: np.ndarray, params: SimilarityParams) -> np.ndarray:
+    """The SOC's rates as float64 of shape (conditions, times, neurons), all finite."""
+    soc_rates = np.asarray(soc_rates, dtype=np.float64)
+    if soc_rates.ndim != 3:
+        raise ValueError(
+            f"soc_rates must have shape (n_conditions, n_times, n_neurons), got {soc_rates.shape}"
+        )
+    if not np.all(np.isfinite(soc_rates)):
+        raise ValueError("soc_rates contains NaN or infinite values")
+    if not isinstance(params, SimilarityParams):
+        raise ValueError(f"params must be a SimilarityParams, got {type(params).__name__}")
+    return soc_rates
+
+
+def _check_generic(metrics: Mapping[str, GenericMetric] | None) -> dict[str, GenericMetric]:
+    """The metrics without a fast path, under names the registry's metrics do not use."""
+    generic = dict(metrics or {})
+    for name, entry in generic.items():
+        if name in _HIGHER_IS_BETTER or not isinstance(entry, GenericMetric):
+            raise ValueError(
+                f"metrics must map new names (not {sorted(_HIGHER_IS_BETTER)}) to GenericMetric, "
+                f"got {name!r}: {entry!r}"
+            )
+    return generic
+
+
+def _score_passes(passes, populations, halves, params, generic, recorded):
+    """Every row's value and null, the spectra and the dropped units of each pass (the
+    training directions' and, with held-out directions, theirs)."""
     values: dict[tuple, np.ndarray] = {}
     spectra: list[tuple] = []
     dropped: dict[str, int] = {}
@@ -744,13 +769,7 @@ def compare_run(
         values |= run.values
         spectra += run.spectra
         dropped |= run.dropped
-    orders = _orders(list(model_rates), params.ks, list(generic))
-    direction = _HIGHER_IS_BETTER | {n: m.higher_is_better for n, m in generic.items()}
-    return RunSimilarity(
-        table=_table(values, orders, direction),
-        spectra=_spectra_table(spectra, orders),
-        dropped=dropped,
-    )
+    return values, spectra, dropped
 
 
 def _with_recording(
