@@ -14,11 +14,12 @@ def main(*, output, summary_path, axis_name, k, log, threads):
         figure.savefig(output, dpi=120)
 
 
-main(
-    output=snakemake.output[0],
-    summary_path=snakemake.input.summary,
-    axis_name=snakemake.wildcards.axis,
-    k=snakemake.params.k,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        summary_path=snakemake.input.summary,
+        axis_name=snakemake.wildcards.axis,
+        k=snakemake.params.k,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -29,14 +29,15 @@ def main(
         store.write_csv(output, table[[*study.axes_in(axes), *study.CO_SMOOTHING_COLUMNS]])
 
 
-main(
-    output=snakemake.output[0],
-    recording_path=snakemake.input.recording,
-    model_paths=snakemake.input.models,
-    axes=snakemake.params.axes,
-    models=snakemake.params.models,
-    settings=snakemake.params.recording,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        recording_path=snakemake.input.recording,
+        model_paths=snakemake.input.models,
+        axes=snakemake.params.axes,
+        models=snakemake.params.models,
+        settings=snakemake.params.recording,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

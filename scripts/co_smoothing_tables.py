@@ -19,10 +19,11 @@ def main(*, outputs, inputs, k, log, threads):
         store.write_csv(outputs.validity, validity)
 
 
-main(
-    outputs=snakemake.output,
-    inputs=snakemake.input,
-    k=snakemake.params.k,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        inputs=snakemake.input,
+        k=snakemake.params.k,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -43,17 +43,18 @@ def main(
         )
 
 
-main(
-    output=snakemake.output[0],
-    soc_path=snakemake.input.soc,
-    reference_path=snakemake.input.reference,
-    observation_path=snakemake.input.observation,
-    model_paths=snakemake.input.models,
-    axes=snakemake.params.axes,
-    models=snakemake.params.models,
-    held_out_fraction=snakemake.params.held_out_fraction,
-    settings=snakemake.params.dynamics,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        soc_path=snakemake.input.soc,
+        reference_path=snakemake.input.reference,
+        observation_path=snakemake.input.observation,
+        model_paths=snakemake.input.models,
+        axes=snakemake.params.axes,
+        models=snakemake.params.models,
+        held_out_fraction=snakemake.params.held_out_fraction,
+        settings=snakemake.params.dynamics,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

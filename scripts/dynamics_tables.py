@@ -16,9 +16,10 @@ def main(*, outputs, inputs, log, threads):
         store.write_csv(outputs.tests, stats.paired_dynamics(distances))
 
 
-main(
-    outputs=snakemake.output,
-    inputs=snakemake.input,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        inputs=snakemake.input,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

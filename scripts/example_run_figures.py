@@ -45,16 +45,17 @@ def main(
         ).savefig(outputs.trajectories, dpi=120)
 
 
-main(
-    outputs=snakemake.output,
-    emg_path=snakemake.input.emg,
-    soc_path=snakemake.input.soc,
-    observation_path=snakemake.input.observation,
-    model_paths=snakemake.input.models,
-    axes=snakemake.params.axes,
-    models=snakemake.params.models,
-    k=snakemake.params.k,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        emg_path=snakemake.input.emg,
+        soc_path=snakemake.input.soc,
+        observation_path=snakemake.input.observation,
+        model_paths=snakemake.input.models,
+        axes=snakemake.params.axes,
+        models=snakemake.params.models,
+        k=snakemake.params.k,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

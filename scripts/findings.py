@@ -16,18 +16,19 @@ def main(*, output, summary_path, paired_path, fit_path, recording_paths, k, log
         store.write_text(output, page)
 
 
-main(
-    output=snakemake.output[0],
-    summary_path=snakemake.input.summary,
-    paired_path=snakemake.input.paired,
-    fit_path=snakemake.input.fit,
-    # with a spike recording: the co-smoothing summary and its rank correlations
-    recording_paths={
-        name: snakemake.input[name]
-        for name in ("co_smoothing", "validity")
-        if name in snakemake.input.keys()
-    },
-    k=snakemake.params.k,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        summary_path=snakemake.input.summary,
+        paired_path=snakemake.input.paired,
+        fit_path=snakemake.input.fit,
+        # with a spike recording: the co-smoothing summary and its rank correlations
+        recording_paths={
+            name: snakemake.input[name]
+            for name in ("co_smoothing", "validity")
+            if name in snakemake.input.keys()
+        },
+        k=snakemake.params.k,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

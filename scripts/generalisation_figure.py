@@ -11,10 +11,11 @@ def main(*, output, summary_path, k, log, threads):
         figure.savefig(output, dpi=120)
 
 
-main(
-    output=snakemake.output[0],
-    summary_path=snakemake.input.summary,
-    k=snakemake.params.k,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        summary_path=snakemake.input.summary,
+        k=snakemake.params.k,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

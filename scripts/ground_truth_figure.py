@@ -21,11 +21,12 @@ def main(*, output, emg_path, soc_path, axes, log, threads):
         figure.savefig(output, dpi=120)
 
 
-main(
-    output=snakemake.output[0],
-    emg_path=snakemake.input.emg,
-    soc_path=snakemake.input.soc,
-    axes=snakemake.params.axes,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        emg_path=snakemake.input.emg,
+        soc_path=snakemake.input.soc,
+        axes=snakemake.params.axes,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -23,13 +23,14 @@ def main(*, inputs, outputs, axes, models, task_settings, settings, log, threads
         logger.info("mechanism page and figure of %d networks", len(runs))
 
 
-main(
-    inputs=snakemake.input,
-    outputs=snakemake.output,
-    axes=snakemake.params.axes,
-    models=snakemake.params.models,
-    task_settings=snakemake.params.task,
-    settings=snakemake.params.dynamics,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        inputs=snakemake.input,
+        outputs=snakemake.output,
+        axes=snakemake.params.axes,
+        models=snakemake.params.models,
+        task_settings=snakemake.params.task,
+        settings=snakemake.params.dynamics,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -23,12 +23,13 @@ def main(*, output, recording_path, emg_recording_path, identifier, task_setting
         logger.info("%s: %d units, %d trials", output, rec.neurons.size, len(nwb.trials.id.data))
 
 
-main(
-    output=snakemake.output[0],
-    recording_path=snakemake.input.recording,
-    emg_recording_path=snakemake.input.emg_recording,
-    identifier=snakemake.params.identifier,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        recording_path=snakemake.input.recording,
+        emg_recording_path=snakemake.input.emg_recording,
+        identifier=snakemake.params.identifier,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -18,11 +18,12 @@ def main(*, output, axes, n_neurons, n_muscles, log, threads):
         )
 
 
-main(
-    output=snakemake.output[0],
-    axes=snakemake.params.axes,
-    n_neurons=snakemake.params.n_neurons,
-    n_muscles=snakemake.params.n_muscles,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        axes=snakemake.params.axes,
+        n_neurons=snakemake.params.n_neurons,
+        n_muscles=snakemake.params.n_muscles,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

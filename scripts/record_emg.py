@@ -22,13 +22,14 @@ def main(*, output, emg_path, observation_path, axes, noise_sd, task_settings, l
         )
 
 
-main(
-    output=snakemake.output[0],
-    emg_path=snakemake.input.emg,
-    observation_path=snakemake.input.observation,
-    axes=snakemake.params.axes,
-    noise_sd=snakemake.params.emg_noise,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        emg_path=snakemake.input.emg,
+        observation_path=snakemake.input.observation,
+        axes=snakemake.params.axes,
+        noise_sd=snakemake.params.emg_noise,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -49,13 +49,14 @@ def main(*, output, soc_path, observation_path, axes, settings, task_settings, l
         )
 
 
-main(
-    output=snakemake.output[0],
-    soc_path=snakemake.input.soc,
-    observation_path=snakemake.input.observation,
-    axes=snakemake.params.axes,
-    settings=snakemake.params.recording,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        soc_path=snakemake.input.soc,
+        observation_path=snakemake.input.observation,
+        axes=snakemake.params.axes,
+        settings=snakemake.params.recording,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -29,11 +29,12 @@ def main(*, output, inputs, k, task_settings, log, threads):
         fig.savefig(output, dpi=150)
 
 
-main(
-    output=snakemake.output[0],
-    inputs=snakemake.input,
-    k=snakemake.params.k,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        inputs=snakemake.input,
+        k=snakemake.params.k,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

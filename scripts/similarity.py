@@ -66,17 +66,18 @@ def main(
         )
 
 
-main(
-    outputs=snakemake.output,
-    soc_path=snakemake.input.soc,
-    observation_path=snakemake.input.observation,
-    recording_path=snakemake.input.recording,
-    model_paths=snakemake.input.models,
-    axes=snakemake.params.axes,
-    models=snakemake.params.models,
-    held_out_fraction=snakemake.params.held_out_fraction,
-    settings=snakemake.params.similarity,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        soc_path=snakemake.input.soc,
+        observation_path=snakemake.input.observation,
+        recording_path=snakemake.input.recording,
+        model_paths=snakemake.input.models,
+        axes=snakemake.params.axes,
+        models=snakemake.params.models,
+        held_out_fraction=snakemake.params.held_out_fraction,
+        settings=snakemake.params.similarity,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

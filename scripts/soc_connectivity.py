@@ -26,10 +26,11 @@ def main(*, output, axes, settings, log, threads):
         )
 
 
-main(
-    output=snakemake.output[0],
-    axes=snakemake.params.axes,
-    settings=snakemake.params.soc,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        axes=snakemake.params.axes,
+        settings=snakemake.params.soc,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -18,12 +18,13 @@ def main(*, output, soc_path, axes, settings, task_settings, log, threads):
         store.write_csv(output, table)
 
 
-main(
-    output=snakemake.output[0],
-    soc_path=snakemake.input.soc,
-    axes=snakemake.params.axes,
-    settings=snakemake.params.dynamics,
-    task_settings=snakemake.params.task,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        soc_path=snakemake.input.soc,
+        axes=snakemake.params.axes,
+        settings=snakemake.params.dynamics,
+        task_settings=snakemake.params.task,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -33,11 +33,12 @@ def main(*, output, emg_path, connectivity_path, settings, log, threads):
         )
 
 
-main(
-    output=snakemake.output[0],
-    emg_path=snakemake.input.emg,
-    connectivity_path=snakemake.input.connectivity,
-    settings=snakemake.params.gain,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        emg_path=snakemake.input.emg,
+        connectivity_path=snakemake.input.connectivity,
+        settings=snakemake.params.gain,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

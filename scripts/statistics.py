@@ -16,10 +16,11 @@ def main(*, outputs, similarity_path, fit_path, log, threads):
         store.write_csv(outputs.paired, paired)
 
 
-main(
-    outputs=snakemake.output,
-    similarity_path=snakemake.input.similarity,
-    fit_path=snakemake.input.fit,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        similarity_path=snakemake.input.similarity,
+        fit_path=snakemake.input.fit,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

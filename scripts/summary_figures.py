@@ -12,11 +12,12 @@ def main(*, outputs, summary_path, cube_path, k, log, threads):
         plots.cca_spectra_figure(spectra, study.SEED, k).savefig(outputs.spectra, dpi=120)
 
 
-main(
-    outputs=snakemake.output,
-    summary_path=snakemake.input.summary,
-    cube_path=snakemake.input.cube,
-    k=snakemake.params.k,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        summary_path=snakemake.input.summary,
+        cube_path=snakemake.input.cube,
+        k=snakemake.params.k,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

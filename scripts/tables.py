@@ -28,13 +28,14 @@ def main(*, outputs, inputs, axis_values, models, min_fit_r2, allow_failed, log,
         store.write_study_cube(outputs.cube, similarity, inputs.similarity_zarr)
 
 
-main(
-    outputs=snakemake.output,
-    inputs=snakemake.input,
-    axis_values=snakemake.params.axis_values,
-    models=snakemake.params.models,
-    min_fit_r2=snakemake.params.min_fit_r2,
-    allow_failed=snakemake.params.allow_failed,
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        outputs=snakemake.output,
+        inputs=snakemake.input,
+        axis_values=snakemake.params.axis_values,
+        models=snakemake.params.models,
+        min_fit_r2=snakemake.params.min_fit_r2,
+        allow_failed=snakemake.params.allow_failed,
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )

@@ -99,18 +99,19 @@ def main(
         )
 
 
-main(
-    output=snakemake.output[0],
-    emg_path=snakemake.input.emg,
-    emg_recording_path=snakemake.input.emg_recording,
-    recording_path=snakemake.input.get("recording"),
-    model=snakemake.wildcards.model,
-    axes=snakemake.params.axes,
-    settings=snakemake.params.force,
-    task_settings=snakemake.params.task,
-    # Not a parameter on purpose: it decides only what a failing job does, so switching it
-    # on must rerun the failed trainings (their outputs are missing) and nothing else.
-    allow_failed=snakemake.config["sweep"]["allow_failed_runs"],
-    log=snakemake.log[0],
-    threads=snakemake.threads,
-)
+if __name__ == "__main__":
+    main(
+        output=snakemake.output[0],
+        emg_path=snakemake.input.emg,
+        emg_recording_path=snakemake.input.emg_recording,
+        recording_path=snakemake.input.get("recording"),
+        model=snakemake.wildcards.model,
+        axes=snakemake.params.axes,
+        settings=snakemake.params.force,
+        task_settings=snakemake.params.task,
+        # Not a parameter on purpose: it decides only what a failing job does, so switching it
+        # on must rerun the failed trainings (their outputs are missing) and nothing else.
+        allow_failed=snakemake.config["sweep"]["allow_failed_runs"],
+        log=snakemake.log[0],
+        threads=snakemake.threads,
+    )
