@@ -482,25 +482,6 @@ def test_generalisation_figure(directions):
     assert_png(directions.generalisation_figure())
 
 
-def test_answer(small):
-    out = small.answer()
-    stats_out, dyn = small.statistics(), small.dynamics_tables()
-    intro = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
-    expected = findings.answer_rst(
-        csv(stats_out["summary"]),
-        csv(stats_out["paired"]),
-        csv(small.tables()["fit"]),
-        small.k,
-        intro,
-        dynamics_summary=csv(dyn["summary"]),
-        dynamics_tests=csv(dyn["tests"]),
-    )
-    assert out.read_text() == expected
-
-
-# -- recording.smk -------------------------------------------------------------------------
-
-
 def test_co_smoothing(spikes):
     for run in spikes.runs():
         table = assert_columns(spikes.co_smoothing(run), run, study.CO_SMOOTHING_COLUMNS)
@@ -565,7 +546,6 @@ SCRIPT_TESTS = {
     "axis_figure": [test_axis_figure],
     "tradeoff_figure": [test_tradeoff_figure, test_tradeoff_figure_with_held_out_directions],
     "generalisation_figure": [test_generalisation_figure],
-    "answer": [test_answer],
     "co_smoothing": [test_co_smoothing],
     "nwb": [test_nwb],
     "co_smoothing_tables": [test_co_smoothing_tables],

@@ -667,26 +667,6 @@ class Pipeline(Study):
             params={"k": self.k},
         )
 
-    def answer(self) -> Path:
-        stats = self.statistics()
-        dynamics = self.dynamics_tables()
-        intro = ROOT / "workflow" / "report" / "workflow.rst"
-        return self._aggregate(
-            "answer",
-            "tables/answer.log",
-            input={
-                **self.recording_tables(),
-                "intro": intro,
-                "summary": stats["summary"],
-                "paired": stats["paired"],
-                "fit": self.tables()["fit"],
-                "dynamics_summary": dynamics["summary"],
-                "dynamics_tests": dynamics["tests"],
-            },
-            output=self.table("answer.rst"),
-            params={"k": self.k},
-        )
-
     def summary_figures(self) -> dict[str, Path]:
         return self._aggregate(
             "summary_figures",
