@@ -172,11 +172,7 @@ class StudyConfig:
     def recording_settings(self) -> dict:
         """The recording's settings, with the first value of a swept trial count or
         smoothing (each swept value is checked by :meth:`check`)."""
-        return self._first_swept("recording")
-
-    def _first_swept(self, section: str) -> dict:
-        """A section's settings with its swept axes at their first value."""
-        return self.section_params(section, self.first_values(), swept_only=True)
+        return self.section_params("recording", self.first_values(), swept_only=True)
 
     def section_params(
         self, section: str, axis_values: Mapping[str, object], swept_only: bool = False
