@@ -44,6 +44,7 @@ from support.scripts import (
 )
 
 from hintforce import (
+    dynamics,
     emg,
     findings,
     force,
@@ -154,6 +155,24 @@ def test_failing_job_reports_its_log(tmp_path):
     with pytest.raises(ScriptFailed, match="emg.py"):
         run_script("emg", bad)
     assert "Error" in log.read_text()
+
+
+def test_jobs_follow_their_rules(tmp_path):
+    """The tier builds a job only with the names its rule declares (workflow/rules/*.smk):
+    a job without one of the rule's parameters is refused before its script runs."""
+    assert {rule.script for rule in RULES.values()} >= {"emg", "train", "similarity"}
+    assert RULES["train_hinted"].params == RULES["train"].params
+    assert RULES["train_hinted"].input == RULES["train"].input | {"recording"}
+    pipeline = Pipeline(study_config(SMALL), tmp_path)
+    with pytest.raises(AssertionError, match="declares params"):
+        pipeline.run(
+            "emg",
+            output=[tmp_path / "emg.zarr"],
+            params={"axes": {study.GROUND_TRUTH_SEED: 1}},
+            log=tmp_path / "emg.log",
+            result=None,
+        )
+    assert not (tmp_path / "emg.zarr").exists()
 
 
 # -- ground_truth.smk ----------------------------------------------------------------------
@@ -348,9 +367,18 @@ def test_similarity(small):
 
 
 def test_soc_dynamics(small):
-    table = csv(small.soc_dynamics(small.example_run()))
-    assert {"model", "measure", "value"} <= set(table.columns)
-    assert len(table) > 0 and np.isfinite(table["value"]).any()
+    """The SOC's mechanism rows: what the library measures of the stored circuit with the
+    circuit's own generator."""
+    run = small.example_run()
+    path = small.soc_dynamics(run)
+    expected = dynamics.soc_dynamics(
+        dynamics.read_soc(small.soc_gains(run)),
+        Task(**small.task),
+        dynamics.DynamicsParams(**small.settings("dynamics")),
+        generator(run[study.GROUND_TRUTH_SEED], "soc_dynamics"),
+    )
+    assert_same_table(path, expected)
+    assert len(expected) > 0 and np.isfinite(csv(path)["value"]).any()
 
 
 def test_dynamics(small):
@@ -371,7 +399,11 @@ def test_tables(small):
     assert_same_table(out["similarity"], similarity)
     fit = pd.concat([csv(small.similarity(r)["fit"]) for r in runs], ignore_index=True)
     assert_same_table(out["fit"], stats.fit_gate(fit, small.raw["statistics"]["min_fit_r2"]))
-    assert set(csv(out["fit"])[study.SEED]) == set(small.config.values[study.SEED])
+    gated = csv(out["fit"])
+    assert set(gated[study.SEED]) == set(small.config.values[study.SEED])
+    clean = gated["start"] == study.STARTS[0]
+    min_r2 = small.raw["statistics"]["min_fit_r2"]
+    assert (gated.loc[clean, "passes_fit_gate"] == (gated.loc[clean, "r2"] >= min_r2)).all()
     cube = store.read_cube(out["cube"], "value")
     assert len(cube) == similarity["value"].notna().sum()
 
@@ -401,33 +433,49 @@ def test_dynamics_tables(small):
     assert_same_table(out["tests"], stats.paired_dynamics(distances))
 
 
+def _report_tables(pipeline) -> dict[str, pd.DataFrame]:
+    """The tables rule findings reads, as the library takes them."""
+    stats_out, dyn = pipeline.statistics(), pipeline.dynamics_tables()
+    return {
+        "summary": csv(stats_out["summary"]),
+        "paired": csv(stats_out["paired"]),
+        "fit": csv(pipeline.tables()["fit"]),
+        "dynamics_summary": csv(dyn["summary"]),
+        "dynamics_tests": csv(dyn["tests"]),
+    }
+
+
 def test_findings(small):
+    """The answer page and the landing text, each what the library writes of the tables."""
     out = small.findings()
-    stats_out = small.statistics()
-    summary, paired = csv(stats_out["summary"]), csv(stats_out["paired"])
-    fit = csv(small.tables()["fit"])
-    page = out.read_text()
-    assert page == findings.findings_html(summary, paired, fit, small.k)
+    t = _report_tables(small)
+    dynamics = {n: t[n] for n in ("dynamics_summary", "dynamics_tests")}
+    page = out["page"].read_text()
+    assert page == findings.findings_html(t["summary"], t["paired"], t["fit"], small.k, **dynamics)
     assert page.startswith("<html") and page.rstrip().endswith("</html>")
+    intro = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    expected = findings.answer_rst(t["summary"], t["paired"], t["fit"], small.k, intro, **dynamics)
+    assert out["landing"].read_text() == expected
+    assert all(findings.QUESTIONS[q] in expected for q in ("similarity", "mechanism"))
 
 
 def test_findings_with_recording(spikes):
-    """With a spike recording the page holds the co-smoothing tables too."""
+    """With a spike recording both documents hold the co-smoothing tables too."""
     out = spikes.findings()
-    stats_out = spikes.statistics()
-    summary, paired = csv(stats_out["summary"]), csv(stats_out["paired"])
-    fit = csv(spikes.tables()["fit"])
+    t = _report_tables(spikes)
     tables = spikes.co_smoothing_tables()
+    optional = {
+        "co_smoothing": csv(tables["summary"]),
+        "validity": csv(tables["validity"]),
+        "dynamics_summary": t["dynamics_summary"],
+        "dynamics_tests": t["dynamics_tests"],
+    }
     with_recording = findings.findings_html(
-        summary,
-        paired,
-        fit,
-        spikes.k,
-        co_smoothing=csv(tables["summary"]),
-        validity=csv(tables["validity"]),
+        t["summary"], t["paired"], t["fit"], spikes.k, **optional
     )
-    assert out.read_text() == with_recording
-    assert with_recording != findings.findings_html(summary, paired, fit, spikes.k)
+    assert out["page"].read_text() == with_recording
+    assert with_recording != findings.findings_html(t["summary"], t["paired"], t["fit"], spikes.k)
+    assert "bits/spike" in out["landing"].read_text()
 
 
 def test_mechanism_report(small):
@@ -482,6 +530,9 @@ def test_generalisation_figure(directions):
     assert_png(directions.generalisation_figure())
 
 
+# -- recording.smk -------------------------------------------------------------------------
+
+
 def test_co_smoothing(spikes):
     for run in spikes.runs():
         table = assert_columns(spikes.co_smoothing(run), run, study.CO_SMOOTHING_COLUMNS)
@@ -503,6 +554,11 @@ def test_nwb(spikes):
         assert len(nwb.units) == rec.neurons.size
         assert len(nwb.trials) == task.n_directions * run[study.N_TRIALS]
         assert nwb.identifier.startswith(spikes.raw["study"])
+        angles = store.read_dataset(spikes.emg(run), ["angle_rad"])["angle_rad"]
+        condition = np.asarray(nwb.trials["condition"][:])
+        np.testing.assert_allclose(nwb.trials["direction_rad"][:], angles[condition])
+        muscles = store.read_dataset(spikes.record_emg(run), ["muscles"])["muscles"]
+        assert nwb.acquisition["emg"].data.shape[1] == muscles.size
         for column, neuron in enumerate(rec.neurons[:3]):
             times = nwb.units["spike_times"][column]
             assert len(times) == int(rec.spikes.counts[..., column].sum()), neuron

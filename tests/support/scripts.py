@@ -652,18 +652,22 @@ class Pipeline(Study):
         tables = self.co_smoothing_tables()
         return {"co_smoothing": tables["summary"], "validity": tables["validity"]}
 
-    def findings(self) -> Path:
+    def findings(self) -> dict[str, Path]:
         stats = self.statistics()
+        dynamics = self.dynamics_tables()
         return self._aggregate(
             "findings",
             "tables/findings.log",
             input={
                 **self.recording_tables(),
+                "intro": ROOT / "workflow" / "report" / "workflow.rst",
                 "summary": stats["summary"],
                 "paired": stats["paired"],
                 "fit": self.tables()["fit"],
+                "dynamics_summary": dynamics["summary"],
+                "dynamics_tests": dynamics["tests"],
             },
-            output=self.table("findings.html"),
+            output={"page": self.table("findings.html"), "landing": self.table("answer.rst")},
             params={"k": self.k},
         )
 

@@ -128,19 +128,39 @@ rule statistics:
         "../../scripts/statistics.py"
 
 
+# The report's landing text: the study's answer (one sentence per question and the compact
+# tables, generated from the tables by rule findings) before the study's description.
+# Snakemake reads the file `report:` names only when it writes the report (--report), as a
+# Jinja template, then reStructuredText; a dry run or --lint never opens it. So the Snakefile
+# names the generated text once it exists, and the description alone before; absolute,
+# because Snakemake joins a relative `report:` path to the Snakefile's directory while the
+# results live in the working directory.
+ANSWER_TEXT = f"{RESULTS}/tables/answer.rst"
+REPORT_INTRO = os.path.relpath(
+    Path(workflow.basedir) / "workflow" / "report" / "workflow.rst"
+)
+LANDING_TEXT = os.path.abspath(
+    ANSWER_TEXT if os.path.exists(ANSWER_TEXT) else REPORT_INTRO
+)
+
+
 rule findings:
     input:
         unpack(recording_tables),
         lib("findings"),
+        intro=REPORT_INTRO,
         summary=f"{RESULTS}/tables/summary.csv",
         paired=f"{RESULTS}/tables/paired_tests.csv",
         fit=f"{RESULTS}/tables/fit.csv",
+        dynamics_summary=f"{RESULTS}/tables/dynamics_summary.csv",
+        dynamics_tests=f"{RESULTS}/tables/dynamics_tests.csv",
     output:
-        report(
+        page=report(
             f"{RESULTS}/tables/findings.html",
             caption="../report/findings.rst",
             category="1. Answer",
         ),
+        landing=ANSWER_TEXT,
     log:
         f"{LOGS}/tables/findings.log",
     benchmark:

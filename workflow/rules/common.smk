@@ -1,5 +1,6 @@
 # The workflow's view of the config and the study's paths; the logic lives in the library
 # (hintforce.configuration, hintforce.layout, hintforce.imports), this file only wires it.
+import os
 import sys
 from pathlib import Path
 
@@ -151,6 +152,7 @@ def final_outputs():
                 "summary.csv",
                 "paired_tests.csv",
                 "findings.html",
+                "answer.rst",
                 "dynamics.csv",
                 "dynamics_summary.csv",
                 "dynamics_tests.csv",
