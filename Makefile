@@ -44,9 +44,14 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(SNAKEMAKE) --lint
 
-# The inner loop: the library's unit tests only (no Snakemake, no SLURM), under two minutes.
+# Both test targets run on two workers (pytest-xdist; tests/conftest.py groups the tests that
+# share a study run onto one worker). XDIST= runs them in one process.
+XDIST ?= -n 2 --dist loadgroup
+
+# The inner loop, under a minute: the library's unit tests only (no script, no Snakemake, no
+# SLURM), spread test by test over the two workers.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not workflow and not slurm and not slow" -q
+	$(BIN)/python -m pytest $(XDIST:loadgroup=load) -m "not workflow and not slurm and not slow and not scripts" -q
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)

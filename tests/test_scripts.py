@@ -64,6 +64,9 @@ RECORDING = "tests/config.recording.yaml"
 GENERALISATION = "tests/config.generalisation.yaml"
 SWEEP = "tests/config.sweep.yaml"
 
+# The in-process tier: in `make test`, not in `make test-fast`.
+pytestmark = pytest.mark.scripts
+
 
 # -- the studies ---------------------------------------------------------------------------
 
