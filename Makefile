@@ -44,14 +44,10 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(SNAKEMAKE) --lint
 
-# Both test targets run on two workers (pytest-xdist; tests/conftest.py groups the tests that
-# share a study run onto one worker). XDIST= runs them in one process.
-XDIST ?= -n 2 --dist loadgroup
-
-# The inner loop, under a minute: the library's unit tests only (no script, no Snakemake, no
-# SLURM), spread test by test over the two workers.
+# The inner loop, about a minute: the library's unit tests only (no script, no Snakemake, no
+# SLURM), spread test by test over two pytest-xdist workers.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST:loadgroup=load) -m "not workflow and not slurm and not slow and not scripts" -q
+	$(BIN)/python -m pytest -n 2 --dist load -m "not workflow and not slurm and not slow and not scripts" -q
 
 test: lint
-	$(BIN)/python -m pytest $(XDIST)
+	$(BIN)/python -m pytest

@@ -15,28 +15,6 @@ from support.workflow import SMALL, make_project, snakemake
 from hintforce.seeding import generator
 from hintforce.soc import SOCParams, build_soc
 
-# The suite runs on two pytest-xdist workers with `--dist loadgroup` (the Makefile's `test`
-# and `test-fast`): the tests of one group run on one worker, so a module- or session-scoped
-# fixture is built once per group. A module is a group, except that the tests sharing one of
-# these study runs (across modules for `reference`) form a group of their own, and the
-# SLURM module stays whole (one cluster per machine). The editing test, the longest user of
-# the small study, gets its own group and copy, to run beside the sweep.
-_SHARED_RUNS = ("reference", "sweep_run", "small_run", "generalisation_run", "recording_run")
-_OWN_GROUP = ("test_editing_a_library_module_reruns_exactly_the_rules_whose_scripts_import_it",)
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        module = item.module.__name__
-        shared = [name for name in _SHARED_RUNS if name in item.fixturenames]
-        if item.originalname in _OWN_GROUP:
-            group = item.originalname
-        elif shared and module != "test_slurm":
-            group = shared[0]
-        else:
-            group = module
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture
 def default_soc_rng():
