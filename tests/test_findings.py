@@ -44,6 +44,19 @@ def _headline_row(seed, model, component, validation, value):
     }
 
 
+def _passing_fit(n_seeds: int) -> pd.DataFrame:
+    """A gated fit table in which every model of every seed passes."""
+    fit = pd.DataFrame(
+        [
+            {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
+            for seed, model, start in itertools.product(
+                range(n_seeds), study.MODEL_NAMES, study.STARTS
+            )
+        ]
+    )
+    return stats.fit_gate(fit, 0.9)
+
+
 def _tables(n_seeds, ffh_gain=0.1):
     """Similarity and fit tables of a synthetic study where FFH beats every other model by
     ``ffh_gain`` on every row, with seed-to-seed noise."""
@@ -57,15 +70,7 @@ def _tables(n_seeds, ffh_gain=0.1):
     similarity = pd.DataFrame(rows)[
         [*study.axes_in([*AXES, study.SEED]), *study.SIMILARITY_COLUMNS]
     ]
-    fit = pd.DataFrame(
-        [
-            {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
-            for seed, model, start in itertools.product(
-                range(n_seeds), study.MODEL_NAMES, study.STARTS
-            )
-        ]
-    )
-    fit = stats.fit_gate(fit, 0.9)
+    fit = _passing_fit(n_seeds)
     return stats.summarise_study(similarity, fit), stats.paired_study(similarity, fit), fit
 
 
@@ -357,15 +362,7 @@ def _reference_study(n_seeds, ffh_gain=0.0, noise=0.02):
     similarity = pd.DataFrame(rows)[
         [*study.axes_in([*AXES, study.SEED]), *study.SIMILARITY_COLUMNS]
     ]
-    fit = pd.DataFrame(
-        [
-            {**AXES, study.SEED: seed, "model": model, "start": start, "r2": 0.99}
-            for seed, model, start in itertools.product(
-                range(n_seeds), study.MODEL_NAMES, study.STARTS
-            )
-        ]
-    )
-    fit = stats.fit_gate(fit, 0.9)
+    fit = _passing_fit(n_seeds)
     summary = stats.summarise_study(similarity, fit)
     return similarity, summary, stats.paired_study(similarity, fit), fit
 

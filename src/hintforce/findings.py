@@ -811,10 +811,7 @@ def findings_html(
     paired: pd.DataFrame,
     fit: pd.DataFrame,
     k: int,
-    co_smoothing: pd.DataFrame | None = None,
-    validity: pd.DataFrame | None = None,
-    dynamics_summary: pd.DataFrame | None = None,
-    dynamics_tests: pd.DataFrame | None = None,
+    **optional: pd.DataFrame | None,
 ) -> str:
     """The report's answer page: the answer as on the landing text (:func:`answer_rst`),
     then the detail.
@@ -825,12 +822,11 @@ def findings_html(
         ``summary.csv``, ``paired_tests.csv`` and ``fit.csv``.
     k : int
         Number of PCA factors of the headline comparison.
-    co_smoothing, validity : pandas.DataFrame, optional
-        With a spike recording: ``co_smoothing_summary.csv`` and
-        ``co_smoothing_validity.csv`` (see :func:`recording_sentences`).
-    dynamics_summary, dynamics_tests : pandas.DataFrame, optional
-        ``dynamics_summary.csv`` and ``dynamics_tests.csv``: the mechanism's answer and
-        sentences (:func:`mechanism_sentences`).
+    **optional
+        ``co_smoothing``, ``validity`` (with a spike recording: ``co_smoothing_summary.csv``
+        and ``co_smoothing_validity.csv``, see :func:`recording_sentences`),
+        ``dynamics_summary``, ``dynamics_tests`` (``dynamics_summary.csv`` and
+        ``dynamics_tests.csv``: the mechanism's answer and sentences), as for :func:`answers`.
 
     Returns
     -------
@@ -840,12 +836,6 @@ def findings_html(
         generalisation, recording and mechanism sentences, the fit gate's failures and the
         headline rows of both tables.
     """
-    optional = {
-        "co_smoothing": co_smoothing,
-        "validity": validity,
-        "dynamics_summary": dynamics_summary,
-        "dynamics_tests": dynamics_tests,
-    }
     return "\n".join(
         [
             "<html><head><meta charset='utf-8'><title>hintforce: the answer</title></head><body>",
