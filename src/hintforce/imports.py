@@ -11,6 +11,7 @@ absolutely.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def _with_parents(name: str) -> set[str]:
 def imported_modules(path: str | os.PathLike, package: Path) -> set[str]:
     """The modules of the package at ``package`` (named ``package.name``) that the Python file
     ``path`` imports, with the packages whose ``__init__`` each import runs."""
+    stat = os.stat(path)
+    return set(_imports(str(path), stat.st_mtime_ns, stat.st_size, package))
+
+
+@functools.cache
+def _imports(path: str, _mtime_ns: int, _size: int, package: Path) -> frozenset[str]:
+    """:func:`imported_modules`, parsed once per version of the file (its modification time
+    and size are in the key): the workflow asks for the modules of every script, which share
+    most of theirs, each time Snakemake reads the workflow."""
     top = package.name
     found: set[str] = set()
     for node in ast.walk(ast.parse(Path(path).read_text())):
@@ -57,7 +67,7 @@ def imported_modules(path: str | os.PathLike, package: Path) -> set[str]:
             for alias in node.names:
                 if alias.name.startswith(f"{top}."):
                     found |= _with_parents(alias.name.split(".", 1)[1])
-    return found
+    return frozenset(found)
 
 
 def library_inputs(

@@ -116,7 +116,6 @@ from datetime import UTC, datetime
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import xlogy
-from sklearn.linear_model import PoissonRegressor
 
 from hintforce import study
 from hintforce._validate import check_integer, check_number
@@ -556,6 +555,10 @@ def _poisson_rates(
 ) -> np.ndarray:
     """Fit one Poisson regression per column of ``y_fit`` (samples, J) on z-scored ``x_fit``
     (samples, D) with equal sample weights ``weight``; predicted rates at ``x_eval``."""
+    # Imported here, not with the module: the workflow reads the recording's settings from this
+    # module each time Snakemake starts, and scikit-learn alone takes about a second to import.
+    from sklearn.linear_model import PoissonRegressor
+
     check_number("alpha", alpha, 0, low_open=False)
     mean = x_fit.mean(axis=0)
     sd = x_fit.std(axis=0)
